@@ -1,0 +1,45 @@
+# edgestats: `make demo` and `make test` are all a new user needs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export EDGESTATS_HOME ?= $(CURDIR)/.edgestats
+
+.PHONY: setup demo test test-fast bench lint fmt ui synth clean
+
+setup: $(STAMP)
+
+# Reinstall only when the venv is missing or pyproject.toml changed since the last install.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+demo: setup
+	$(BIN)/edgestats demo
+
+test: setup
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -x -m "not slow"
+
+bench: setup
+	$(BIN)/python -m tests.benchmarks
+
+lint: setup
+	$(BIN)/ruff check edge infra orchestration tests
+
+fmt: setup
+	$(BIN)/ruff format edge infra orchestration tests
+	$(BIN)/ruff check --fix edge infra orchestration tests
+
+ui: setup
+	DAGSTER_HOME=$(EDGESTATS_HOME)/dagster $(BIN)/dagster dev -h 127.0.0.1 -p 3000
+
+synth: setup
+	$(BIN)/python -m infra.app
+
+clean:
+	rm -rf .edgestats cdk.out build .pytest_cache

@@ -1,0 +1,129 @@
+"""All configuration, read in this one module.
+
+Two sources: environment variables for everything that runs on a laptop or in the
+Dagster runtime (`Settings.from_env`), and the JSON file baked into the Lambda@Edge
+bundle at synth time (`EdgeConfig.load`), because Lambda@Edge has no environment
+variables.  Nothing else in the project reads `os.environ` for edgestats settings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BAKED_CONFIG_FILE = Path(__file__).with_name("edge_config.json")
+
+
+class ConfigError(ValueError):
+    """A setting a user gave is unusable; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    backend: str = "local"  # local | athena
+    partitions_start: str = "2024-01-01"
+    aws_region: str | None = None
+    athena_workgroup: str | None = None
+    athena_database: str = "edgestats"
+    athena_output: str | None = None
+    landing_uri: str | None = None
+    warehouse_uri: str | None = None
+    glue_crawler: str | None = None
+    crawler_mode: str = "partition-api"  # crawler | partition-api
+    firehose_stream: str = "edgestats"
+    firehose_buffer_seconds: float = 60.0
+    firehose_buffer_bytes: int = 5 * 1024 * 1024
+    aws_endpoint_url: str | None = None
+
+    @property
+    def landing(self) -> Path:
+        return self.home / "landing"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.home / "warehouse"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+    @property
+    def salt_file(self) -> Path:
+        return self.home / "salts.json"
+
+    @classmethod
+    def from_env(cls, env: dict | None = None) -> Settings:
+        e = os.environ if env is None else env
+        backend = e.get("EDGESTATS_BACKEND", "local").strip().lower() or "local"
+        if backend not in ("local", "athena"):
+            raise ConfigError(
+                f"EDGESTATS_BACKEND={backend!r} is not known; set it to 'local' or 'athena'"
+            )
+        crawler_mode = e.get("EDGESTATS_CRAWLER_MODE", "partition-api")
+        if crawler_mode not in ("crawler", "partition-api"):
+            raise ConfigError(
+                f"EDGESTATS_CRAWLER_MODE={crawler_mode!r} is not known; "
+                "set it to 'crawler' or 'partition-api'"
+            )
+
+        def number(name: str, default: float, lo: float) -> float:
+            raw = e.get(name)
+            if raw is None or raw == "":
+                return default
+            try:
+                v = float(raw)
+            except ValueError:
+                raise ConfigError(f"{name}={raw!r} is not a number") from None
+            if v < lo:
+                raise ConfigError(f"{name}={raw!r} must be at least {lo}")
+            return v
+
+        return cls(
+            home=Path(e.get("EDGESTATS_HOME") or ".edgestats").expanduser().absolute(),
+            backend=backend,
+            partitions_start=e.get("EDGESTATS_PARTITIONS_START", "2024-01-01"),
+            aws_region=e.get("EDGESTATS_AWS_REGION") or e.get("AWS_REGION") or e.get("AWS_DEFAULT_REGION"),
+            athena_workgroup=e.get("EDGESTATS_ATHENA_WORKGROUP"),
+            athena_database=e.get("EDGESTATS_GLUE_DATABASE", "edgestats"),
+            athena_output=e.get("EDGESTATS_ATHENA_OUTPUT"),
+            landing_uri=e.get("EDGESTATS_LANDING_URI"),
+            warehouse_uri=e.get("EDGESTATS_WAREHOUSE_URI"),
+            glue_crawler=e.get("EDGESTATS_GLUE_CRAWLER"),
+            crawler_mode=crawler_mode,
+            firehose_stream=e.get("EDGESTATS_FIREHOSE_STREAM", "edgestats"),
+            firehose_buffer_seconds=number("EDGESTATS_FIREHOSE_BUFFER_SECONDS", 60.0, 1.0),
+            firehose_buffer_bytes=int(number("EDGESTATS_FIREHOSE_BUFFER_BYTES", 5 * 1024 * 1024, 1)),
+            aws_endpoint_url=e.get("EDGESTATS_AWS_ENDPOINT_URL"),
+        )
+
+
+@dataclass(frozen=True)
+class EdgeConfig:
+    """What the Lambda@Edge and transformation functions need, baked in at synth."""
+
+    firehose_stream: str = "edgestats"
+    firehose_region: str = "us-east-1"
+    salt_parameter_prefix: str = "/edgestats/salt"
+    salt_region: str = "us-east-1"
+    pixel_path: str = "/_e/p.gif"
+    beacon_path: str = "/_e/collect"
+    allowed_sites: tuple[str, ...] = field(default_factory=tuple)  # empty: any site
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> EdgeConfig:
+        p = path or BAKED_CONFIG_FILE
+        if not p.exists():
+            return cls()
+        data = json.loads(p.read_text())
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        if "allowed_sites" in known:
+            known["allowed_sites"] = tuple(known["allowed_sites"])
+        return cls(**known)
+
+    def to_json(self) -> str:
+        d = dict(self.__dict__)
+        d["allowed_sites"] = list(self.allowed_sites)
+        return json.dumps(d, indent=2, sort_keys=True)

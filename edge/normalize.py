@@ -1,0 +1,240 @@
+"""The one normaliser every ingestion door ends in (DESIGN sections 2-4 and 9).
+
+Read it like Plausible's ingestion pipeline: a `Hit` (what a door saw) goes through
+small named steps, each a pure function testable on its own:
+
+    page_view_rule -> site -> path -> referrer -> utm -> geo -> user_agent
+    -> visitor_id -> event
+
+The raw client IP and User-Agent exist only inside `Hit`; the event that leaves
+`normalise` never carries them, and nothing here logs a `Hit`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import re
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from edge.salts import SaltStore
+from edge.schema import SCHEMA_VERSION
+from edge.useragent import device_from_cloudfront, parse_user_agent
+
+PAGE_STATUSES = frozenset({200, 304})
+UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+MAX_FIELD = 2048  # longest string we keep for any free-text field
+MAX_EVENT_NAME = 120
+
+
+class Skip(Exception):
+    """This hit is not an event (an asset, an error, a POST, garbage); `reason` says why."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(slots=True)
+class Hit:
+    """What one door saw of one request.  Never persisted: it holds the raw IP and UA."""
+
+    time: dt.datetime  # aware, UTC
+    event_id: str
+    host: str
+    uri: str  # path as received (may be percent-encoded), no query
+    query: str = ""
+    method: str = "GET"
+    status: int | None = None  # None where the door cannot know (viewer-request)
+    referer: str | None = None
+    user_agent: str | None = None
+    client_ip: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)  # lower-case CloudFront-Viewer-* etc.
+    event_name: str | None = None  # custom event; None for a page view
+    ingest: str = "edge"
+    declared: bool = False  # pixel/beacon: the tracker says it is a page, no request rule
+
+
+# ---------------------------------------------------------------- steps
+
+_MULTI_SLASH = re.compile(r"/{2,}")
+_INDEX = re.compile(r"/index\.html?$")
+_PAGE_EXT = (".html", ".htm")
+
+
+def normalise_path(raw: str) -> str:
+    """Percent-decode, collapse `//`, drop a final index.html/index.htm; nothing else."""
+    path = raw.split("?", 1)[0].split("#", 1)[0]
+    if "%" in path:
+        path = unquote(path, errors="replace")
+    if not path.startswith("/"):
+        path = "/" + path
+    if "//" in path:
+        path = _MULTI_SLASH.sub("/", path)
+    if path.endswith(("/index.html", "/index.htm")):
+        path = _INDEX.sub("/", path)
+    return path[:MAX_FIELD]
+
+
+def is_page_path(path: str) -> bool:
+    """Ends in `/`, `.html`, `.htm`, or has no file extension in its last segment."""
+    if path.endswith("/") or path.endswith(_PAGE_EXT):
+        return True
+    return "." not in path.rsplit("/", 1)[-1]
+
+
+def page_view_rule(method: str, status: int | None, path: str) -> str | None:
+    """None when the request is a page view, else the reason it is not."""
+    if method != "GET":
+        return "not-get"
+    if status is not None and status not in PAGE_STATUSES:
+        return "status"
+    if not is_page_path(path):
+        return "asset"
+    return None
+
+
+def normalise_site(host: str) -> str:
+    """Host the viewer asked for: lower case, no port, no trailing dot."""
+    h = host.strip().lower()
+    if h.startswith("["):  # IPv6 literal host
+        h = h.split("]", 1)[0] + "]"
+    else:
+        h = h.split(":", 1)[0]
+    return h.rstrip(".")[:255]
+
+
+def strip_www(host: str) -> str:
+    return host[4:] if host.startswith("www.") else host
+
+
+def referrer_host(referer: str | None, site: str) -> str | None:
+    """Referrer host, lower case, no `www.`; None when absent, unparsable or the site itself."""
+    if not referer or referer == "-":
+        return None
+    try:
+        host = urlsplit(referer.strip()).hostname
+    except ValueError:
+        return None
+    if not host:
+        return None
+    host = strip_www(host.lower().rstrip("."))
+    if not host or host == strip_www(site):
+        return None
+    return host[:255]
+
+
+def utm(query: str) -> dict[str, str | None]:
+    """The five utm_* parameters of the page URL query (first occurrence wins)."""
+    out: dict[str, str | None] = dict.fromkeys(UTM_KEYS)
+    if not query or "utm_" not in query:
+        return out
+    for k, v in parse_qsl(query, keep_blank_values=False, errors="replace"):
+        k = k.lower()
+        if k in out and out[k] is None and v.strip():
+            out[k] = v.strip()[:MAX_FIELD]
+    return out
+
+
+def geo(headers: dict[str, str]) -> dict[str, str | None]:
+    """Country, region, city and time zone from CloudFront viewer headers."""
+    country = (headers.get("cloudfront-viewer-country") or "").strip().upper()
+    if len(country) != 2 or not country.isalpha() or not country.isascii():
+        country = ""
+    region = headers.get("cloudfront-viewer-country-region") or headers.get(
+        "cloudfront-viewer-country-region-name"
+    )
+    city = headers.get("cloudfront-viewer-city")
+    tz = headers.get("cloudfront-viewer-time-zone")
+    if city and "%" in city:  # CloudFront URL-encodes non-ASCII city names
+        city = unquote(city, errors="replace")
+    return {
+        "country": country or None,
+        "region": (region or "").strip()[:64] or None,
+        "city": (city or "").strip()[:128] or None,
+        "timezone": (tz or "").strip()[:64] or None,
+    }
+
+
+def visitor_id(salt: bytes, site: str, client_ip: str, user_agent: str) -> str:
+    """First 16 hex chars of HMAC-SHA256(salt, site NUL ip NUL ua)."""
+    msg = f"{site}\0{client_ip}\0{user_agent}".encode("utf-8", "surrogatepass")
+    return hmac.digest(salt, msg, "sha256")[:8].hex()
+
+
+def format_time(t: dt.datetime) -> str:
+    """`2026-11-20T13:05:09.123Z` (UTC, milliseconds)."""
+    if t.tzinfo is not None:
+        t = t.astimezone(dt.timezone.utc)
+    return (
+        f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}"
+        f".{t.microsecond // 1000:03d}Z"
+    )
+
+
+def clean_event_name(name: str | None) -> str | None:
+    if name is None:
+        return None
+    n = "".join(ch for ch in name.strip() if ch.isprintable())[:MAX_EVENT_NAME]
+    return n or None
+
+
+# ---------------------------------------------------------------- pipeline
+
+
+def normalise(hit: Hit, salts: SaltStore) -> dict:
+    """Run every step; return the canonical event or raise `Skip(reason)`."""
+    path = normalise_path(hit.uri or "/")
+    event_name = clean_event_name(hit.event_name)
+    if not hit.declared and event_name is None:
+        reason = page_view_rule(hit.method.upper(), hit.status, path)
+        if reason:
+            raise Skip(reason)
+
+    site = normalise_site(hit.host or "")
+    if not site:
+        raise Skip("no-site")
+    if hit.time.tzinfo is None:
+        raise Skip("naive-time")
+
+    ua = hit.user_agent or ""
+    info = parse_user_agent(ua)
+    device_type = info.device_type
+    if not info.is_bot:
+        device_type = device_from_cloudfront(hit.headers) or device_type
+
+    event = {
+        "schema_version": SCHEMA_VERSION,
+        "event_id": hit.event_id[:128],
+        "event_time": format_time(hit.time),
+        "event_type": "custom" if event_name else "pageview",
+        "event_name": event_name,
+        "site": site,
+        "path": path,
+        "referrer_host": referrer_host(hit.referer, site),
+        **utm(hit.query),
+        **geo(hit.headers),
+        "device_type": device_type,
+        "browser": info.browser,
+        "browser_version": info.browser_version,
+        "os": info.os,
+        "os_version": info.os_version,
+        "is_bot": info.is_bot,
+        "visitor_id": visitor_id(
+            salts.salt_for(hit.time.astimezone(dt.timezone.utc).date()),
+            site,
+            hit.client_ip or "",
+            ua,
+        ),
+        "ingest": hit.ingest,
+    }
+    return event
+
+
+def page_hit_from_url(url: str) -> tuple[str, str, str]:
+    """(host, path, query) of a page URL given to the pixel or beacon as `u`."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise Skip("bad-page-url")
+    return parts.netloc.rsplit("@", 1)[-1], parts.path or "/", parts.query

@@ -1,0 +1,1 @@
+"""edgestats infra: the AWS CDK app (edge ingestion, landing zone, catalog, salts)."""

@@ -1,0 +1,1 @@
+"""edgestats orchestration: Dagster assets, checks and schedules over the landing zone."""
