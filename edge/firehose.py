@@ -14,7 +14,9 @@ import base64
 import datetime as dt
 import gzip
 import json
+import logging
 import os
+import queue
 import threading
 import time
 import uuid
@@ -25,6 +27,8 @@ from typing import Protocol
 DEFAULT_BUFFER_BYTES = 5 * 1024 * 1024
 DEFAULT_BUFFER_SECONDS = 60.0
 MIN_BUFFER_SECONDS = 1.0
+
+log = logging.getLogger("edgestats.firehose")
 
 
 class Sink(Protocol):
@@ -64,14 +68,23 @@ def _utc(ts: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(ts, dt.timezone.utc)
 
 
-class _Buffer:
-    __slots__ = ("chunks", "size", "first_arrival", "count")
+DAY_SECONDS = 86400
 
-    def __init__(self) -> None:
+
+class _Buffer:
+    __slots__ = ("kind", "chunks", "size", "first_arrival", "day_end", "count")
+
+    def __init__(self, kind: str, first_arrival: float) -> None:
+        self.kind = kind
         self.chunks: list[bytes] = []
         self.size = 0
-        self.first_arrival = 0.0
+        self.first_arrival = first_arrival
+        # Epoch seconds of the next UTC midnight: Unix time has no leap seconds.
+        self.day_end = first_arrival - first_arrival % DAY_SECONDS + DAY_SECONDS
         self.count = 0
+
+
+_STOP = object()
 
 
 class LocalFirehose:
@@ -80,8 +93,13 @@ class LocalFirehose:
     `put(record, arrival)` takes an explicit arrival time (seconds since the epoch) for
     simulated traffic; without one it uses the clock.  A buffer is delivered when it
     would exceed `buffer_bytes`, when it is `buffer_seconds` old (checked on each put
-    and by a background timer once `start()` is called), when the arrival day changes,
+    and by a background thread once `start()` is called), when the arrival day changes,
     and on `flush()`/`close()`.  Objects appear atomically (temporary name, then rename).
+
+    Without `start()` a full buffer is written by the `put` that fills it (simple and
+    deterministic, for batch producers).  After `start()` the background thread writes
+    it, so a live producer such as the collector never waits for gzip and fsync;
+    `flush()` and `close()` wait until everything handed over is on disk.
     """
 
     def __init__(
@@ -105,12 +123,14 @@ class LocalFirehose:
         self.clock = clock
         self.uuid_factory = uuid_factory or (lambda: str(uuid.uuid4()))
         self.compresslevel = compresslevel
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the open buffers
+        self._out_lock = threading.Lock()  # guards the delivery counters
         self._buffers: dict[str, _Buffer] = {}  # "events" or "errors/<type>"
-        self._timer: threading.Thread | None = None
-        self._stop = threading.Event()
+        self._queue: queue.Queue | None = None  # full buffers for the background thread
+        self._worker: threading.Thread | None = None
         self.records_in = 0
         self.records_out = 0
+        self.delivery_errors = 0
         self.objects_written: list[Path] = []
 
     # ------------------------------------------------------------ producer API
@@ -138,75 +158,109 @@ class LocalFirehose:
 
     def _put(self, kind: str, record: bytes, arrival: float | None) -> None:
         now = self.clock() if arrival is None else arrival
+        full = None
         with self._lock:
             self.records_in += 1
             buf = self._buffers.get(kind)
-            if buf is not None and buf.count and (
+            if buf is not None and (
                 buf.size + len(record) > self.buffer_bytes
                 or now - buf.first_arrival >= self.buffer_seconds
-                or _utc(now).date() != _utc(buf.first_arrival).date()
+                or now >= buf.day_end
             ):
-                self._deliver(kind, buf)
+                full = self._buffers.pop(kind)
                 buf = None
             if buf is None:
-                buf = self._buffers[kind] = _Buffer()
-            if not buf.count:
-                buf.first_arrival = now
+                buf = self._buffers[kind] = _Buffer(kind, now)
             buf.chunks.append(record)
             buf.size += len(record)
             buf.count += 1
+            if full is not None and self._queue is not None:
+                self._queue.put(full)
+                full = None
+        if full is not None:
+            self._deliver(full)
 
     # ------------------------------------------------------------ delivery
 
-    def _deliver(self, kind: str, buf: _Buffer) -> Path:
-        """Write one buffer as one object; caller holds the lock."""
+    def _deliver(self, buf: _Buffer) -> Path:
+        """Write one detached buffer as one object: temporary name, fsync, rename."""
         t = _utc(buf.first_arrival)
-        folder = self.root / kind / f"dt={t:%Y-%m-%d}"
+        folder = self.root / buf.kind / f"dt={t:%Y-%m-%d}"
         folder.mkdir(parents=True, exist_ok=True)
         name = f"{self.stream}-1-{t:%Y-%m-%d-%H-%M-%S}-{self.uuid_factory()}.gz"
         final = folder / name
         tmp = folder / f".{name}.tmp"
         data = gzip.compress(b"".join(buf.chunks), compresslevel=self.compresslevel, mtime=0)
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, final)
-        self.records_out += buf.count
-        self.objects_written.append(final)
-        self._buffers.pop(kind, None)
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, final)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        with self._out_lock:
+            self.records_out += buf.count
+            self.objects_written.append(final)
         return final
 
-    def flush(self) -> None:
+    def _detach(self, due_only: bool) -> list[_Buffer]:
+        now = self.clock()
         with self._lock:
-            for kind, buf in list(self._buffers.items()):
-                if buf.count:
-                    self._deliver(kind, buf)
+            kinds = [k for k, b in self._buffers.items()
+                     if not due_only or now - b.first_arrival >= self.buffer_seconds]
+            return [self._buffers.pop(k) for k in kinds]
+
+    def flush(self) -> None:
+        """Deliver every open buffer and wait for the background thread's backlog."""
+        for buf in self._detach(due_only=False):
+            self._deliver(buf)
+        if self._queue is not None:
+            self._queue.join()
 
     def flush_due(self) -> None:
         """Deliver buffers whose interval has passed by the clock (the timer's job)."""
-        now = self.clock()
-        with self._lock:
-            for kind, buf in list(self._buffers.items()):
-                if buf.count and now - buf.first_arrival >= self.buffer_seconds:
-                    self._deliver(kind, buf)
+        for buf in self._detach(due_only=True):
+            self._deliver(buf)
 
     def start(self, tick: float = 0.25) -> LocalFirehose:
-        """Start the interval timer, for live producers such as the collector."""
-        if self._timer is None:
-            def run() -> None:
-                while not self._stop.wait(tick):
-                    self.flush_due()
-
-            self._timer = threading.Thread(target=run, name="firehose-timer", daemon=True)
-            self._timer.start()
+        """Start the background thread: interval flushes and writing full buffers."""
+        if self._worker is None:
+            self._queue = queue.Queue()
+            self._worker = threading.Thread(target=self._run, args=(self._queue, tick),
+                                            name="firehose-writer", daemon=True)
+            self._worker.start()
         return self
 
+    def _run(self, q: queue.Queue, tick: float) -> None:
+        while True:
+            try:
+                item = q.get(timeout=tick)
+            except queue.Empty:
+                item = None
+            try:
+                if item is _STOP:
+                    return
+                if item is not None:
+                    self._deliver(item)
+                self.flush_due()
+            except Exception as e:  # a full disk must not kill the thread; say so once per object
+                with self._out_lock:
+                    self.delivery_errors += 1
+                log.error("edgestats firehose emulator could not write an object: %s: %s",
+                          type(e).__name__, e)
+            finally:
+                if item is not None:
+                    q.task_done()
+
     def close(self) -> None:
-        self._stop.set()
-        if self._timer is not None:
-            self._timer.join(timeout=5)
-            self._timer = None
+        """Stop the background thread after its backlog, then deliver what is left."""
+        if self._worker is not None and self._queue is not None:
+            self._queue.put(_STOP)
+            self._worker.join()
+            self._worker = None
+            self._queue = None
         self.flush()
 
     def __enter__(self) -> LocalFirehose:
