@@ -1,0 +1,335 @@
+"""`edgestats collect`: a local CloudFront, so the real edge code runs on a laptop.
+
+Each HTTP request becomes the viewer-request event CloudFront would hand to
+Lambda@Edge (include-body on, so POST bodies ride along base64-encoded), the same
+`edge.handler.handler` runs on it, and the events go through the local Firehose
+emulator into `$EDGESTATS_HOME/landing`.  A generated response (pixel GIF, beacon
+204, CORS preflight) is sent as CloudFront would send it; a request the handler lets
+through gets what a tiny origin answers: 200 with a small HTML page for page paths,
+404 for asset paths (`/app.js`, `/logo.png`), 405 for other methods.
+
+`CloudFront-Viewer-*` request headers are honoured as if CloudFront had added them (a
+load generator can play visitors from many countries); without
+`CloudFront-Viewer-Address` the client IP is the socket peer.
+
+Speed: one process, an asyncio protocol on uvloop (when installed) with the httptools
+parser; the handler runs inline (a put is an in-memory append) and the emulator's
+background thread does gzip and fsync.  SIGTERM or Ctrl-C stops accepting, then
+flushes every buffered event to disk before exiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import secrets
+import signal
+import sys
+from http import HTTPStatus
+
+import httptools
+
+from edge import handler as edge_handler
+from edge.config import ConfigError, EdgeConfig, Settings
+from edge.firehose import LocalFirehose
+from edge.normalize import is_page_path, normalise_path
+from edge.salts import FileSaltStore
+
+DISTRIBUTION_DOMAIN = "d111111abcdef8.cloudfront.net"
+DISTRIBUTION_ID = "EDGESTATSLOCAL"
+VIEWER_BODY_LIMIT = 40 * 1024  # CloudFront truncates include-body at 40 KB on viewer request
+MAX_URL_BYTES = 8192  # CloudFront's limit on the request URL
+MAX_HEADER_BYTES = 20 * 1024  # CloudFront's limit on all request headers together
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+PAGE_HTML = (
+    b"<!doctype html><html><head><meta charset=utf-8><title>edgestats collector</title>"
+    b"</head><body><p>edgestats local collector: this page view was recorded.</p></body></html>"
+)
+NOT_FOUND_HTML = b"<!doctype html><title>404</title><p>not found</p>"
+
+log = logging.getLogger("edgestats.collector")
+
+
+def cloudfront_event(method: str, uri: str, querystring: str, headers: list[tuple[str, str]],
+                     client_ip: str, body: bytes | None, request_id: str) -> dict:
+    """The Lambda@Edge viewer-request event CloudFront would build for this request."""
+    cf_headers: dict[str, list[dict[str, str]]] = {}
+    for name, value in headers:
+        cf_headers.setdefault(name.lower(), []).append({"key": name, "value": value})
+    request: dict = {
+        "clientIp": client_ip,
+        "headers": cf_headers,
+        "method": method,
+        "querystring": querystring,
+        "uri": uri,
+    }
+    if body is not None:
+        request["body"] = {
+            "inputTruncated": len(body) > VIEWER_BODY_LIMIT,
+            "action": "read-only",
+            "encoding": "base64",
+            "data": base64.b64encode(body[:VIEWER_BODY_LIMIT]).decode("ascii"),
+        }
+    return {"Records": [{"cf": {
+        "config": {
+            "distributionDomainName": DISTRIBUTION_DOMAIN,
+            "distributionId": DISTRIBUTION_ID,
+            "eventType": "viewer-request",
+            "requestId": request_id,
+        },
+        "request": request,
+    }}]}
+
+
+def _status_line(status: int) -> bytes:
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Unknown"
+    return f"HTTP/1.1 {status} {phrase}\r\n".encode("ascii")
+
+
+def http_response(status: int, headers: list[tuple[str, str]], body: bytes,
+                  keep_alive: bool, head: bool = False) -> bytes:
+    lines = [_status_line(status)]
+    for name, value in headers:
+        lines.append(f"{name}: {value}\r\n".encode("latin-1", "replace"))
+    if status not in (204, 304):
+        lines.append(b"Content-Length: %d\r\n" % len(body))
+    if not keep_alive:
+        lines.append(b"Connection: close\r\n")
+    lines.append(b"Server: edgestats-collector\r\n\r\n")
+    if not head and status not in (204, 304):
+        lines.append(body)
+    return b"".join(lines)
+
+
+def generated_response(response: dict, keep_alive: bool, head: bool) -> bytes:
+    """Serialise a Lambda@Edge generated response the way CloudFront would."""
+    try:
+        status = int(response.get("status", 200))
+    except (TypeError, ValueError):
+        status = 502  # CloudFront answers 502 to an invalid generated response
+    headers = []
+    for entries in (response.get("headers") or {}).values():
+        for entry in entries:
+            if entry.get("key", "").lower() not in ("content-length", "connection"):
+                headers.append((entry["key"], entry["value"]))
+    raw = response.get("body") or ""
+    if response.get("bodyEncoding") == "base64":
+        body = base64.b64decode(raw)
+    else:
+        body = raw.encode("utf-8")
+    return http_response(status, headers, body, keep_alive, head)
+
+
+def origin_response(method: str, uri: str, keep_alive: bool) -> bytes:
+    """What the tiny origin behind the local CloudFront answers."""
+    if method not in ("GET", "HEAD"):
+        return http_response(405, [("Allow", "GET, HEAD")], b"", keep_alive)
+    if not is_page_path(normalise_path(uri)):
+        return http_response(404, [("Content-Type", "text/html; charset=utf-8")],
+                             NOT_FOUND_HTML, keep_alive, method == "HEAD")
+    return http_response(200, [("Content-Type", "text/html; charset=utf-8"),
+                               ("Cache-Control", "no-cache")],
+                         PAGE_HTML, keep_alive, method == "HEAD")
+
+
+def respond(method: str, url: str, headers: list[tuple[str, str]], peer_ip: str,
+            body: bytes | None, keep_alive: bool) -> bytes:
+    """One HTTP request through the edge handler, as CloudFront plus a tiny origin."""
+    if url.startswith("/"):
+        uri, _, query = url.partition("?")
+    else:  # absolute-form request target
+        parsed = httptools.parse_url(url.encode("latin-1"))
+        uri = (parsed.path or b"/").decode("latin-1")
+        query = (parsed.query or b"").decode("latin-1")
+    client_ip = peer_ip
+    for name, value in headers:
+        if name.lower() == "cloudfront-viewer-address":
+            client_ip = edge_handler.ip_from_viewer_address(value) or peer_ip
+            break
+    event = cloudfront_event(method, uri, query, headers, client_ip,
+                             body if method in BODY_METHODS else None,
+                             secrets.token_urlsafe(42))
+    request = event["Records"][0]["cf"]["request"]
+    result = edge_handler.handler(event, None)
+    if result is request or not isinstance(result, dict) or "status" not in result:
+        return origin_response(method, uri, keep_alive)
+    return generated_response(result, keep_alive, method == "HEAD")
+
+
+class HttpConnection(asyncio.Protocol):
+    """One client connection: httptools parses, `respond` answers, in order (pipelining ok)."""
+
+    def __init__(self, server: CollectorServer):
+        self.server = server
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpRequestParser(self)
+        self.peer_ip = "127.0.0.1"
+        self._reset()
+
+    def _reset(self) -> None:
+        self.url = b""
+        self.headers: list[tuple[str, str]] = []
+        self.header_bytes = 0
+        self.body = bytearray()
+        self.too_large = 0
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        if peer:
+            self.peer_ip = peer[0]
+        self.server.connections.add(self)
+
+    def connection_lost(self, exc) -> None:
+        self.server.connections.discard(self)
+        self.transport = None
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._fail(400)
+        except httptools.HttpParserError:
+            self._fail(400)
+
+    def _fail(self, status: int) -> None:
+        if self.transport is not None:
+            self.transport.write(http_response(status, [], b"", keep_alive=False))
+            self.transport.close()
+
+    # httptools callbacks
+    def on_message_begin(self) -> None:
+        self._reset()
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+        if len(self.url) > MAX_URL_BYTES:
+            self.too_large = 414
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.header_bytes += len(name) + len(value)
+        if self.header_bytes > MAX_HEADER_BYTES:
+            self.too_large = 431
+        else:
+            self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
+
+    def on_headers_complete(self) -> None:
+        for name, value in self.headers:
+            if name.lower() == "expect" and value.lower() == "100-continue" and self.transport:
+                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def on_body(self, body: bytes) -> None:
+        if len(self.body) <= VIEWER_BODY_LIMIT:
+            self.body += body
+
+    def on_message_complete(self) -> None:
+        if self.transport is None:
+            return
+        keep_alive = self.parser.should_keep_alive()
+        if self.too_large:
+            self._fail(self.too_large)
+            return
+        method = self.parser.get_method().decode("ascii", "replace")
+        self.server.requests += 1
+        try:
+            out = respond(method, self.url.decode("latin-1"), self.headers, self.peer_ip,
+                          bytes(self.body), keep_alive)
+        except Exception as e:  # the handler fails open; this is the collector's own bug
+            log.error("edgestats collector could not answer a request: %s", type(e).__name__)
+            out = http_response(500, [], b"", keep_alive=False)
+            keep_alive = False
+        self.transport.write(out)
+        if not keep_alive:
+            self.transport.close()
+
+
+class CollectorServer:
+    def __init__(self) -> None:
+        self.connections: set[HttpConnection] = set()
+        self.requests = 0
+        self.server: asyncio.base_events.Server | None = None
+
+    async def serve(self, host: str, port: int, on_ready, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            self.server = await loop.create_server(lambda: HttpConnection(self), host, port,
+                                                   reuse_address=True, backlog=1024)
+        except OSError as e:
+            raise ConfigError(
+                f"cannot listen on {host}:{port} ({e.strerror or e}); "
+                "pick another --port (0 picks a free one)"
+            ) from None
+        on_ready(self.server.sockets[0].getsockname()[1])
+        await stop.wait()
+        self.server.close()
+        for conn in list(self.connections):
+            if conn.transport is not None:
+                conn.transport.close()
+        await asyncio.sleep(0)
+
+
+def _size(n: int) -> str:
+    if n >= 1024 * 1024:
+        return f"{n / (1024 * 1024):g} MiB"
+    if n >= 1024:
+        return f"{n / 1024:g} KiB"
+    return f"{n} B"
+
+
+def _run_loop(coro_factory) -> None:
+    try:
+        import uvloop
+    except ImportError:  # the stdlib loop works, only slower
+        asyncio.run(coro_factory())
+        return
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(coro_factory())
+
+
+def run_cli(args, settings: Settings) -> int:
+    host, port = args.host, args.port
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"--port {port} is not a TCP port; use 0-65535 (0 picks a free one)")
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+    firehose = LocalFirehose(
+        settings.landing,
+        stream=settings.firehose_stream,
+        buffer_bytes=settings.firehose_buffer_bytes,
+        buffer_seconds=settings.firehose_buffer_seconds,
+    ).start()
+    edge_handler.configure(sink=firehose, salts=FileSaltStore(settings.salt_file),
+                           config=EdgeConfig.load())
+    server = CollectorServer()
+
+    def ready(bound_port: int) -> None:
+        shown = f"[{host}]" if ":" in host else host
+        print(
+            f"collecting on http://{shown}:{bound_port} -> {settings.landing} "
+            f"(buffer {settings.firehose_buffer_seconds:g} s / "
+            f"{_size(settings.firehose_buffer_bytes)})",
+            flush=True,
+        )
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+        await server.serve(host, port, ready, stop)
+
+    try:
+        _run_loop(main)
+    finally:
+        firehose.close()
+        edge_handler.configure(sink=None)
+    sent = sum(v for k, v in edge_handler.stats.items() if k.startswith("sent:"))
+    print(f"stopped after {server.requests} requests: {sent} events, "
+          f"{len(firehose.objects_written)} objects under {settings.landing}", flush=True)
+    return 0
