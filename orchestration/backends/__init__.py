@@ -1,0 +1,1 @@
+"""Warehouse engine backends: `local` (DuckDB + folders) and `athena`."""
