@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import ipaddress
 import json
 import logging
+import socket
 from collections import Counter
 from collections.abc import Callable
 from urllib.parse import parse_qsl
@@ -127,23 +127,26 @@ def first_values(headers) -> dict[str, str]:
     return out
 
 
+def _ip(text: str) -> str | None:
+    """`text` as a normalised IP address, or None (inet_pton: ipaddress is 10x slower)."""
+    for family in (socket.AF_INET, socket.AF_INET6) if ":" not in text else (socket.AF_INET6,):
+        try:
+            return socket.inet_ntop(family, socket.inet_pton(family, text))
+        except (OSError, ValueError):
+            continue
+    return None
+
+
 def ip_from_viewer_address(address: str) -> str | None:
     """The IP of `CloudFront-Viewer-Address` (`ip:port`; IPv6 comes without brackets)."""
     a = address.strip()
     if a.startswith("["):  # [v6]:port, should a proxy in front add brackets
-        candidates = [a[1:a.find("]")]] if "]" in a else []
-    elif a.count(":") == 1:  # v4:port
-        candidates = [a.split(":", 1)[0]]
-    elif ":" in a:  # v6:port, else a bare v6 address
-        candidates = [a.rsplit(":", 1)[0], a]
-    else:
-        candidates = [a]
-    for c in candidates:
-        try:
-            return str(ipaddress.ip_address(c))
-        except ValueError:
-            continue
-    return None
+        return _ip(a[1:a.find("]")]) if "]" in a else None
+    if a.count(":") == 1:  # v4:port
+        return _ip(a.split(":", 1)[0])
+    if ":" in a:  # v6:port, else a bare v6 address
+        return _ip(a.rsplit(":", 1)[0]) or _ip(a)
+    return _ip(a)
 
 
 def viewer_ip(headers: dict[str, str], client_ip) -> str | None:

@@ -1,0 +1,216 @@
+"""Collector throughput, latency and loss on loopback (issue 2: >= 5,000 req/s, p99 <= 20 ms).
+
+The real `edgestats collect` runs as a subprocess with the default buffering (60 s /
+5 MiB); this process is the load generator: an asyncio client with a fixed number of
+keep-alive connections (closed loop, bounded request count, 127.0.0.1 only) sending a
+mix of page views with CloudFront-Viewer-Country, pixel hits and beacons.  Every
+request of the mix should produce one event, so loss = answered requests minus distinct
+event ids in the landing zone after SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parents[2]
+
+USER_AGENTS = [
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.5 Safari/605.1.15",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Mobile Safari/537.36",
+    "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+]
+COUNTRIES = ["DE", "US", "FR", "GB", "JP", "BR", "IN", "NL"]
+PATHS = ["/", "/pricing", "/blog/", "/blog/edge-analytics.html", "/docs/index.html", "/about"]
+
+
+def request_mix(n: int, seed: int = 7) -> list[bytes]:
+    """n raw HTTP/1.1 requests: 70% page views, 20% pixel hits, 10% beacons."""
+    rnd = random.Random(seed)
+    out = []
+    for i in range(n):
+        ua = rnd.choice(USER_AGENTS)
+        ip = f"198.51.{rnd.randrange(256)}.{rnd.randrange(1, 255)}"
+        common = (f"User-Agent: {ua}\r\nCloudFront-Viewer-Country: {rnd.choice(COUNTRIES)}\r\n"
+                  f"CloudFront-Viewer-Address: {ip}:{40000 + i % 20000}\r\n")
+        kind = rnd.random()
+        page = rnd.choice(PATHS)
+        if kind < 0.7:
+            out.append((f"GET {page}?utm_source=bench HTTP/1.1\r\nHost: example.com\r\n"
+                        f"{common}Referer: https://news.example.org/\r\n\r\n").encode())
+        elif kind < 0.9:
+            u = quote(f"https://blog.example.com{page}", safe="")
+            out.append((f"GET /_e/p.gif?u={u}&r=&n=download HTTP/1.1\r\n"
+                        f"Host: example.com\r\n{common}\r\n").encode())
+        else:
+            body = json.dumps({"u": f"https://app.example.com{page}", "r": ""}).encode()
+            out.append((f"POST /_e/collect HTTP/1.1\r\nHost: example.com\r\n{common}"
+                        f"Content-Type: text/plain;charset=UTF-8\r\n"
+                        f"Content-Length: {len(body)}\r\n\r\n").encode() + body)
+    return out
+
+
+class _Client(asyncio.Protocol):
+    """One keep-alive connection sending the next request when the last one is answered."""
+
+    def __init__(self, requests, latencies: list[float], statuses: dict, done: asyncio.Future):
+        self.requests = requests
+        self.latencies = latencies
+        self.statuses = statuses
+        self.done = done
+        self.buf = b""
+        self.sent_at = 0.0
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        self._send()
+
+    def _send(self) -> None:
+        req = next(self.requests, None)
+        if req is None:
+            self.transport.close()
+            return
+        self.buf = b""
+        self.sent_at = time.perf_counter()
+        self.transport.write(req)
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        end = self.buf.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        head = self.buf[:end]
+        length = 0
+        i = head.find(b"Content-Length: ")
+        if i >= 0:
+            length = int(head[i + 16:head.find(b"\r\n", i)])
+        if len(self.buf) < end + 4 + length:
+            return
+        self.latencies.append(time.perf_counter() - self.sent_at)
+        status = int(head[9:12])
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+        self._send()
+
+    def connection_lost(self, exc) -> None:
+        if not self.done.done():
+            self.done.set_result(None)
+
+
+async def _load(port: int, requests: list[bytes], connections: int):
+    loop = asyncio.get_running_loop()
+    it = iter(requests)
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    dones = []
+    t0 = time.perf_counter()
+    for _ in range(connections):
+        done = loop.create_future()
+        dones.append(done)
+        await loop.create_connection(lambda d=done: _Client(it, latencies, statuses, d),
+                                     "127.0.0.1", port)
+    await asyncio.gather(*dones)
+    return time.perf_counter() - t0, latencies, statuses
+
+
+def _start_collector(home: Path) -> tuple[subprocess.Popen, int]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EDGESTATS_")}
+    env["EDGESTATS_HOME"] = str(home)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "orchestration.cli", "collect", "--host", "127.0.0.1",
+         "--port", "0"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    line = proc.stdout.readline()
+    if not line.startswith("collecting on http://127.0.0.1:"):
+        proc.kill()
+        raise RuntimeError(f"collector did not start: {line!r} {proc.stderr.read()[:500]}")
+    port = int(line.split("http://127.0.0.1:", 1)[1].split()[0])
+    return proc, port
+
+
+def _landed_event_ids(landing: Path) -> tuple[int, set[str]]:
+    lines, ids = 0, set()
+    for p in landing.glob("events/dt=*/*.gz"):
+        for line in gzip.decompress(p.read_bytes()).splitlines():
+            lines += 1
+            ids.add(json.loads(line)["event_id"])
+    return lines, ids
+
+
+def measure(n: int, connections: int = 16) -> dict:
+    try:
+        import uvloop
+        runner_factory = uvloop.new_event_loop
+    except ImportError:  # pragma: no cover
+        runner_factory = None
+    requests = request_mix(n)
+    with tempfile.TemporaryDirectory(prefix="edgestats-bench-") as tmp:
+        home = Path(tmp)
+        proc, port = _start_collector(home)
+        try:
+            # Warm-up: fills the User-Agent cache and the salt file, not measured.
+            with asyncio.Runner(loop_factory=runner_factory) as r:
+                r.run(_load(port, request_mix(500, seed=1), 4))
+                elapsed, latencies, statuses = r.run(_load(port, requests, connections))
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=60)
+        lines, ids = _landed_event_ids(home / "landing")
+    answered = sum(v for k, v in statuses.items() if k in (200, 204))
+    latencies.sort()
+    q = statistics.quantiles(latencies, n=100, method="inclusive")
+    return {
+        "requests": n,
+        "connections": connections,
+        "rps": n / elapsed,
+        "p50_ms": q[49] * 1000,
+        "p99_ms": q[98] * 1000,
+        "max_ms": latencies[-1] * 1000,
+        "answered": answered + 500,  # the warm-up requests land too
+        "events": len(ids),
+        "duplicates": lines - len(ids),
+        "statuses": statuses,
+        "exit_code": proc.returncode,
+    }
+
+
+def run(quick: bool = False) -> list[dict]:
+    n = 3_000 if quick else 100_000
+    m = measure(n)
+    lost = m["answered"] - m["events"]
+    g = "collector"
+    note = (f"{m['requests']:,} requests over {m['connections']} keep-alive connections, "
+            "70% pages / 20% pixel / 10% beacon, client in this process, collector in a subprocess")
+    return [
+        {"group": g, "name": "collector throughput", "value": round(m["rps"]), "unit": "req/s",
+         "target": ">= 5,000 req/s", "ok": m["rps"] >= 5000, "note": note},
+        {"group": g, "name": "collector latency p50", "value": round(m["p50_ms"], 2), "unit": "ms",
+         "target": None, "ok": None, "note": "request written to response read, client side"},
+        {"group": g, "name": "collector latency p99", "value": round(m["p99_ms"], 2), "unit": "ms",
+         "target": "<= 20 ms", "ok": m["p99_ms"] <= 20, "note": f"max {m['max_ms']:.1f} ms"},
+        {"group": g, "name": "collector event loss", "value": lost, "unit": "events",
+         "target": "0", "ok": lost == 0 and m["duplicates"] == 0,
+         "note": f"{m['answered']:,} answered, {m['events']:,} distinct events landed after "
+                 f"SIGTERM, {m['duplicates']} duplicates, collector exit code {m['exit_code']}"},
+    ]
+
+
+if __name__ == "__main__":  # pragma: no cover
+    for f in run(quick="--quick" in sys.argv):
+        print(f)
