@@ -111,6 +111,9 @@ class EdgeConfig:
     pixel_path: str = "/_e/p.gif"
     beacon_path: str = "/_e/collect"
     allowed_sites: tuple[str, ...] = field(default_factory=tuple)  # empty: any site
+    # Field order of W3C/plain records the log-stream delivery sends (its recordFields);
+    # empty: the 33 legacy fields.  JSON records name their fields and need none.
+    log_fields: tuple[str, ...] = field(default_factory=tuple)
 
     @classmethod
     def load(cls, path: Path | None = None) -> EdgeConfig:
@@ -119,11 +122,13 @@ class EdgeConfig:
             return cls()
         data = json.loads(p.read_text())
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        if "allowed_sites" in known:
-            known["allowed_sites"] = tuple(known["allowed_sites"])
+        for name in ("allowed_sites", "log_fields"):
+            if name in known:
+                known[name] = tuple(known[name])
         return cls(**known)
 
     def to_json(self) -> str:
         d = dict(self.__dict__)
         d["allowed_sites"] = list(self.allowed_sites)
+        d["log_fields"] = list(self.log_fields)
         return json.dumps(d, indent=2, sort_keys=True)

@@ -1,0 +1,209 @@
+"""`edgestats import-logs PATH...`: CloudFront standard log files into the landing zone.
+
+The history door (DESIGN 9.4).  Files are read as a stream (plain or gzip, told apart
+by their first bytes, not their names), each line goes through the one normaliser,
+and events land through the local Firehose emulator with arrival = event time, so
+they sit in `events/dt=<event date>/` under Firehose-style object names.
+
+Re-importing is harmless: events keep CloudFront's request id (the dedup key), and
+object names are uuid5 of the file's path and the object's sequence within it, so a
+second import of the same file replaces its objects instead of adding copies.
+"""
+
+from __future__ import annotations
+
+import gzip
+import sys
+import uuid
+import zlib
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, TextIO
+
+from edge.config import ConfigError, EdgeConfig, Settings
+from edge.firehose import LocalFirehose
+from edge.logformat import LEGACY_LAYOUT, Malformed, W3CLayout
+from edge.normalize import Skip, normalise
+from edge.salts import MemorySaltStore, SaltStore
+from edge.schema import encode
+
+GZIP_MAGIC = b"\x1f\x8b"
+INGEST = "log-import"
+# Arrival here is event time, so a live stream's 60 s interval would cut an hour-long
+# log file into 60 tiny objects for no benefit.  A day means one object per file and
+# event day (the emulator still cuts at the day boundary and at buffer_bytes).
+IMPORT_BUFFER_SECONDS = 86400.0
+OBJECT_NAMESPACE = uuid.UUID("6f1c53c4-8d0e-5a53-9a52-6c6f67696d70")
+SUMMARY_REASONS = ("asset", "status", "not-get", "malformed")
+
+
+@dataclass
+class ImportSummary:
+    files: int = 0
+    lines: int = 0
+    pageviews: int = 0
+    custom: int = 0
+    bots: int = 0
+    skipped: Counter = field(default_factory=Counter)
+
+    def line(self) -> str:
+        """The one summary line the command prints."""
+        reasons = [f"{r}={self.skipped.get(r, 0)}" for r in SUMMARY_REASONS]
+        reasons += [f"{r}={n}" for r, n in sorted(self.skipped.items())
+                    if r not in SUMMARY_REASONS and n]
+        return (
+            f"imported {self.files} files, {self.lines} lines: {self.pageviews} page views, "
+            f"{self.custom} custom events, {self.bots} bots; "
+            f"skipped {sum(self.skipped.values())} ({', '.join(reasons)})"
+        )
+
+
+class _ObjectNames:
+    """Deterministic object uuids: uuid5 of (file, n-th object written for it)."""
+
+    def __init__(self) -> None:
+        self.key = ""
+        self.n = 0
+
+    def start(self, key: str) -> None:
+        self.key, self.n = key, 0
+
+    def __call__(self) -> str:
+        name = uuid.uuid5(OBJECT_NAMESPACE, f"{self.key}\0{self.n}")
+        self.n += 1
+        return str(name)
+
+
+def log_files(paths: Iterable[str | Path]) -> list[Path]:
+    """The files to read, directories walked recursively in name order.
+
+    Every path is checked before anything is imported, so a typo fails fast.
+    """
+    found: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_file():
+            found.append(p)
+        elif p.is_dir():
+            found.extend(sorted(f for f in p.rglob("*")
+                                if f.is_file() and not f.name.startswith(".")))
+        else:
+            raise ConfigError(f"import-logs: {str(p)!r} is not a file or directory; "
+                              "give paths to CloudFront log files or folders of them")
+    return found
+
+
+def _lines(path: Path, warn: TextIO) -> Iterator[bytes | None]:
+    """The file's lines, plain or gzip by magic bytes (CloudFront's `.gz` files are often
+    renamed or unpacked).  A corrupt gzip ends the file with a warning and one None,
+    instead of ending the run."""
+    try:
+        raw = open(path, "rb")
+    except OSError as e:
+        print(f"edgestats: import-logs: {path}: cannot be read ({e.strerror}); skipped", file=warn)
+        yield None
+        return
+    with raw:
+        stream: BinaryIO = raw
+        if raw.peek(2)[:2] == GZIP_MAGIC:
+            stream = gzip.GzipFile(fileobj=raw, mode="rb")
+        try:
+            yield from stream
+        except (EOFError, OSError, zlib.error) as e:
+            print(f"edgestats: import-logs: {path}: unreadable past this point ({e}); "
+                  "its remaining lines are skipped", file=warn)
+            yield None
+
+
+def import_file(path: Path, firehose: LocalFirehose, salts: SaltStore,
+                summary: ImportSummary, pixel_path: str | None = None,
+                warn: TextIO | None = None) -> None:
+    """Stream one log file into the firehose; updates `summary` in place."""
+    warn = warn or sys.stderr
+    key = str(path.resolve())
+    id_prefix = "log-" + uuid.uuid5(OBJECT_NAMESPACE, key).hex[:16]
+    layout: W3CLayout = LEGACY_LAYOUT  # CloudFront always writes #Fields; this is the fallback
+    skipped = summary.skipped
+    put = firehose.put
+    for lineno, raw in enumerate(_lines(path, warn), 1):
+        if raw is None:
+            summary.lines += 1
+            skipped["malformed"] += 1
+            break
+        if raw[:1] == b"#":
+            text = raw.decode("utf-8", "replace").rstrip("\r\n")
+            if text.startswith("#Fields:"):
+                layout = W3CLayout.from_header(text)
+                if layout.problem:
+                    print(f"edgestats: import-logs: {path}:{lineno}: {layout.problem}; "
+                          "its lines are counted as malformed", file=warn)
+            continue
+        raw = raw.rstrip(b"\r\n")
+        if not raw.strip():
+            continue
+        summary.lines += 1
+        try:
+            hit = layout.hit(raw.decode("utf-8"), f"{id_prefix}-{lineno}", INGEST, pixel_path)
+            event = normalise(hit, salts)
+        except Skip as s:
+            skipped[s.reason] += 1
+            continue
+        except (Malformed, UnicodeDecodeError, ValueError):
+            skipped["malformed"] += 1
+            continue
+        if event["is_bot"]:
+            summary.bots += 1
+        elif event["event_type"] == "custom":
+            summary.custom += 1
+        else:
+            summary.pageviews += 1
+        put(encode(event), arrival=hit.time.timestamp())
+
+
+def import_logs(paths: Iterable[str | Path], settings: Settings, salts: SaltStore | None = None,
+                progress: bool = False, warn: TextIO | None = None) -> ImportSummary:
+    """Import every log file under `paths` into `settings.landing`.
+
+    Salts: one per day for the whole run, random and held only in memory
+    (`MemorySaltStore()`), never written.  History is usually older than the 48 h a
+    live salt is kept, and a persisted salt for an old day would let anyone holding
+    the landing zone re-derive visitor ids from known IPs; a throwaway salt keeps ids
+    consistent within the import (so sessions and daily visitors are right) and
+    unlinkable once it exits.  Importing the same day in two runs gives two salts, so
+    only import a day in one run.
+    """
+    files = log_files(paths)
+    salts = salts if salts is not None else MemorySaltStore()
+    names = _ObjectNames()
+    firehose = LocalFirehose(
+        settings.landing,
+        stream=settings.firehose_stream,
+        buffer_bytes=settings.firehose_buffer_bytes,
+        buffer_seconds=max(settings.firehose_buffer_seconds, IMPORT_BUFFER_SECONDS),
+        uuid_factory=names,
+    )
+    pixel_path = EdgeConfig.load().pixel_path
+    summary = ImportSummary()
+    bar: Iterable[Path] = files
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(files, unit="file", file=sys.stderr, desc="import-logs")
+    try:
+        for path in bar:
+            names.start(str(path.resolve()))
+            import_file(path, firehose, salts, summary, pixel_path, warn)
+            firehose.flush()  # one file's objects never mix with another's: names stay stable
+            summary.files += 1
+    finally:
+        firehose.close()
+    return summary
+
+
+def run_cli(args, settings: Settings) -> int:
+    """`edgestats import-logs PATH... [--no-progress]`."""
+    progress = not getattr(args, "no_progress", False) and sys.stderr.isatty()
+    summary = import_logs(args.paths, settings, progress=progress)
+    print(summary.line())
+    return 0
