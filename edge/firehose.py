@@ -40,14 +40,17 @@ class Sink(Protocol):
 class AwsFirehoseSink:
     """PutRecord with short timeouts and no retries: analytics must never slow a page."""
 
-    def __init__(self, stream: str, region: str, client=None, timeout: float = 0.5):
+    def __init__(self, stream: str, region: str, client=None, timeout: float = 0.5,
+                 endpoint_url: str | None = None):
         if client is None:
             import boto3
             from botocore.config import Config
 
+            # total_max_attempts=1: one attempt, no retries, whatever the retry mode.
             client = boto3.client(
                 "firehose",
                 region_name=region,
+                endpoint_url=endpoint_url,
                 config=Config(
                     connect_timeout=timeout,
                     read_timeout=timeout,
