@@ -24,6 +24,7 @@ import asyncio
 import base64
 import contextlib
 import logging
+import os
 import secrets
 import signal
 import sys
@@ -279,7 +280,7 @@ class CollectorServer:
                                                    reuse_address=True, backlog=1024)
         except OSError as e:
             raise ConfigError(
-                f"cannot listen on {host}:{port} ({e.strerror or e}); "
+                f"cannot listen on {host}:{port} ({os.strerror(e.errno) if e.errno else e}); "
                 "pick another --port (0 picks a free one)"
             ) from None
         on_ready(self.server.sockets[0].getsockname()[1])
@@ -292,10 +293,9 @@ class CollectorServer:
 
 
 def _size(n: int) -> str:
-    if n >= 1024 * 1024:
-        return f"{n / (1024 * 1024):g} MiB"
-    if n >= 1024:
-        return f"{n / 1024:g} KiB"
+    for unit, size in (("MiB", 1024 * 1024), ("KiB", 1024)):
+        if n >= size and n % size == 0:
+            return f"{n // size} {unit}"
     return f"{n} B"
 
 
