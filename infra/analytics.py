@@ -1,0 +1,251 @@
+"""Catalog and query side (analytics region): Glue, Athena, the warehouse, the Dagster role.
+
+`raw_events` is an external JSON table over the landing zone whose columns come from
+`edge.schema.FIELDS`; its partitions (dt = Firehose arrival day) are added either by the
+crawler, which crawls this catalog table only, or by the partition API.  The warehouse
+tables are Parquet, partitioned by `dt`, written by Athena `INSERT INTO`.
+"""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import Aws, CfnOutput, Duration, Fn, Stack
+from aws_cdk import aws_athena as athena
+from aws_cdk import aws_glue as glue
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from infra.common import (
+    EVENTS_PREFIX,
+    access_logs_bucket,
+    acknowledge,
+    acknowledge_wildcards,
+    bucket_name,
+    landing_bucket_name,
+    secure_bucket,
+)
+from infra.options import InfraOptions
+from infra.tables import PARTITION_KEY, RAW_EVENTS, raw_event_columns, warehouse_tables
+
+JSON_SERDE = "org.openx.data.jsonserde.JsonSerDe"
+TEXT_INPUT = "org.apache.hadoop.mapred.TextInputFormat"
+TEXT_OUTPUT = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
+PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+PARQUET_INPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
+PARQUET_OUTPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
+
+
+def _columns(cols) -> list[glue.CfnTable.ColumnProperty]:
+    return [glue.CfnTable.ColumnProperty(name=n, type=t) for n, t in cols]
+
+
+class AnalyticsStack(Stack):
+    def __init__(self, scope: Construct, id: str, *, opts: InfraOptions, **kwargs):
+        super().__init__(scope, id, **kwargs)
+        region = opts.analytics_region
+        db_name = opts.glue_database
+        landing = s3.Bucket.from_bucket_name(self, "Landing", landing_bucket_name(opts))
+        logs_bucket = access_logs_bucket(self, opts, region)
+        self.warehouse = secure_bucket(self, "Warehouse", bucket_name(opts, "warehouse", region),
+                                       logs_bucket)
+        self.results = secure_bucket(
+            self, "AthenaResults", bucket_name(opts, "athena-results", region), logs_bucket,
+            lifecycle_rules=[s3.LifecycleRule(id="expire-results", expiration=Duration.days(30))],
+        )
+
+        catalog_arn = f"arn:{Aws.PARTITION}:glue:{region}:{Aws.ACCOUNT_ID}:catalog"
+        database_arn = f"arn:{Aws.PARTITION}:glue:{region}:{Aws.ACCOUNT_ID}:database/{db_name}"
+        tables_arn = f"arn:{Aws.PARTITION}:glue:{region}:{Aws.ACCOUNT_ID}:table/{db_name}/*"
+
+        database = glue.CfnDatabase(
+            self, "Database", catalog_id=Aws.ACCOUNT_ID,
+            database_input=glue.CfnDatabase.DatabaseInputProperty(
+                name=db_name, description="edgestats: raw events, clean events, daily summaries"),
+        )
+        self.tables: dict[str, glue.CfnTable] = {}
+        raw = glue.CfnTable(
+            self, "RawEvents", catalog_id=Aws.ACCOUNT_ID, database_name=db_name,
+            table_input=glue.CfnTable.TableInputProperty(
+                name=RAW_EVENTS,
+                description="Firehose output: NDJSON canonical events, gzip; dt = arrival day",
+                table_type="EXTERNAL_TABLE",
+                parameters={"classification": "json", "compressionType": "gzip",
+                            "typeOfData": "file"},
+                partition_keys=_columns([PARTITION_KEY]),
+                storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
+                    columns=_columns(raw_event_columns()),
+                    location=f"s3://{landing.bucket_name}/{EVENTS_PREFIX}",
+                    input_format=TEXT_INPUT,
+                    output_format=TEXT_OUTPUT,
+                    compressed=True,
+                    serde_info=glue.CfnTable.SerdeInfoProperty(
+                        serialization_library=JSON_SERDE,
+                        parameters={"ignore.malformed.json": "true"},
+                    ),
+                ),
+            ),
+        )
+        raw.add_resource_dependency(database)
+        self.tables[RAW_EVENTS] = raw
+        for name, cols in warehouse_tables().items():
+            table = glue.CfnTable(
+                self, f"Table{name.title().replace('_', '')}", catalog_id=Aws.ACCOUNT_ID,
+                database_name=db_name,
+                table_input=glue.CfnTable.TableInputProperty(
+                    name=name,
+                    table_type="EXTERNAL_TABLE",
+                    parameters={"classification": "parquet", "parquet.compression": "SNAPPY"},
+                    partition_keys=_columns([PARTITION_KEY]),
+                    storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
+                        columns=_columns(cols),
+                        location=f"s3://{self.warehouse.bucket_name}/{name}/",
+                        input_format=PARQUET_INPUT,
+                        output_format=PARQUET_OUTPUT,
+                        serde_info=glue.CfnTable.SerdeInfoProperty(
+                            serialization_library=PARQUET_SERDE),
+                    ),
+                ),
+            )
+            table.add_resource_dependency(database)
+            self.tables[name] = table
+
+        crawler_name = f"{opts.prefix}-raw-events"
+        crawler_role = iam.Role(self, "CrawlerRole",
+                                assumed_by=iam.ServicePrincipal("glue.amazonaws.com"))
+        crawler_role.add_to_policy(iam.PolicyStatement(
+            actions=["glue:GetDatabase", "glue:GetTable", "glue:UpdateTable", "glue:GetPartition",
+                     "glue:GetPartitions", "glue:BatchGetPartition", "glue:CreatePartition",
+                     "glue:BatchCreatePartition", "glue:UpdatePartition",
+                     "glue:BatchUpdatePartition"],
+            resources=[catalog_arn, database_arn,
+                       f"arn:{Aws.PARTITION}:glue:{region}:{Aws.ACCOUNT_ID}:table/{db_name}/{RAW_EVENTS}"],
+        ))
+        crawler_role.add_to_policy(iam.PolicyStatement(
+            actions=["s3:ListBucket"], resources=[landing.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{EVENTS_PREFIX}*"]}},
+        ))
+        crawler_role.add_to_policy(iam.PolicyStatement(
+            actions=["s3:GetObject"], resources=[landing.arn_for_objects(f"{EVENTS_PREFIX}*")],
+        ))
+        crawler_role.add_to_policy(iam.PolicyStatement(
+            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[f"arn:{Aws.PARTITION}:logs:{region}:{Aws.ACCOUNT_ID}:log-group:"
+                       "/aws-glue/crawlers:*"],
+        ))
+        crawler_logs = (f"arn:{Aws.PARTITION}:logs:{region}:{Aws.ACCOUNT_ID}:log-group:"
+                        "/aws-glue/crawlers:*")
+        acknowledge_wildcards(crawler_role, "The crawler reads the Firehose objects under events/ "
+                              "(names unknown in advance) and logs to Glue's crawler log group.",
+                              landing.arn_for_objects(f"{EVENTS_PREFIX}*"), crawler_logs)
+        self.crawler = glue.CfnCrawler(
+            self, "Crawler", name=crawler_name, role=crawler_role.role_arn,
+            description="Adds dt partitions of raw_events (crawls the catalog table only)",
+            targets=glue.CfnCrawler.TargetsProperty(catalog_targets=[
+                glue.CfnCrawler.CatalogTargetProperty(database_name=db_name, tables=[RAW_EVENTS]),
+            ]),
+            schema_change_policy=glue.CfnCrawler.SchemaChangePolicyProperty(
+                update_behavior="LOG", delete_behavior="LOG"),
+            configuration=json.dumps({
+                "Version": 1.0,
+                "CrawlerOutput": {"Partitions": {"AddOrUpdateBehavior": "InheritFromTable"}},
+                "Grouping": {"TableGroupingPolicy": "CombineCompatibleSchemas"},
+            }),
+        )
+        self.crawler.add_resource_dependency(raw)
+        acknowledge(self.crawler, "Crawler logs hold object keys and partition names only, no "
+                    "personal data; a customer-managed KMS key would cost more than the data "
+                    "it protects.", "AwsSolutions-GL1")
+
+        cutoff = opts.athena_bytes_scanned_cutoff_mb * 1024 * 1024
+        self.workgroup = athena.CfnWorkGroup(
+            self, "WorkGroup", name=opts.prefix,
+            description="edgestats pipeline queries",
+            recursive_delete_option=True,
+            state="ENABLED",
+            work_group_configuration=athena.CfnWorkGroup.WorkGroupConfigurationProperty(
+                enforce_work_group_configuration=True,
+                publish_cloud_watch_metrics_enabled=True,
+                bytes_scanned_cutoff_per_query=cutoff,
+                engine_version=athena.CfnWorkGroup.EngineVersionProperty(
+                    selected_engine_version="Athena engine version 3"),
+                result_configuration=athena.CfnWorkGroup.ResultConfigurationProperty(
+                    output_location=f"s3://{self.results.bucket_name}/results/",
+                    encryption_configuration=athena.CfnWorkGroup.EncryptionConfigurationProperty(
+                        encryption_option="SSE_S3"),
+                ),
+            ),
+        )
+        self.dagster_role = self._dagster_role(opts, landing, catalog_arn, database_arn,
+                                               tables_arn, crawler_name)
+
+        output_uri = f"s3://{self.results.bucket_name}/results/"
+        env = {
+            "EDGESTATS_BACKEND": "athena",
+            "EDGESTATS_AWS_REGION": region,
+            "EDGESTATS_ATHENA_WORKGROUP": opts.prefix,
+            "EDGESTATS_GLUE_DATABASE": db_name,
+            "EDGESTATS_ATHENA_OUTPUT": output_uri,
+            "EDGESTATS_LANDING_URI": f"s3://{landing.bucket_name}/",
+            "EDGESTATS_WAREHOUSE_URI": f"s3://{self.warehouse.bucket_name}/",
+            "EDGESTATS_GLUE_CRAWLER": crawler_name,
+        }
+        for key, value in env.items():
+            CfnOutput(self, key.removeprefix("EDGESTATS_").title().replace("_", ""), value=value,
+                      description=key)
+        CfnOutput(self, "DagsterEnv", description="Paste into the Dagster runtime's environment",
+                  value=Fn.join(" ", [f"{k}={v}" for k, v in env.items()]))
+        CfnOutput(self, "DagsterRoleArn", value=self.dagster_role.role_arn,
+                  description="Role the Dagster runtime assumes")
+
+    def _dagster_role(self, opts, landing, catalog_arn, database_arn, tables_arn,
+                      crawler_name) -> iam.Role:
+        """Least privilege: these buckets, this database, this workgroup, this crawler."""
+        principal = (iam.ArnPrincipal(opts.dagster_principal_arn) if opts.dagster_principal_arn
+                     else iam.AccountRootPrincipal())
+        role = iam.Role(self, "DagsterRole", assumed_by=principal,
+                        description="edgestats Dagster runtime (Athena backend)",
+                        max_session_duration=Duration.hours(4))
+        region = opts.analytics_region
+        wh, res = self.warehouse, self.results
+        statements = [
+            iam.PolicyStatement(
+                sid="ListBuckets", actions=["s3:ListBucket", "s3:GetBucketLocation"],
+                resources=[landing.bucket_arn, wh.bucket_arn, res.bucket_arn]),
+            iam.PolicyStatement(
+                sid="ReadLanding", actions=["s3:GetObject"],
+                resources=[landing.arn_for_objects(f"{EVENTS_PREFIX}*")]),
+            iam.PolicyStatement(
+                sid="WriteWarehouseAndResults",
+                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject",
+                         "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+                resources=[wh.arn_for_objects("*"), res.arn_for_objects("*")]),
+            iam.PolicyStatement(
+                sid="Catalog",
+                actions=["glue:GetDatabase", "glue:GetTable", "glue:GetTables",
+                         "glue:GetPartition", "glue:GetPartitions", "glue:BatchGetPartition",
+                         "glue:CreatePartition", "glue:BatchCreatePartition",
+                         "glue:UpdatePartition", "glue:DeletePartition",
+                         "glue:BatchDeletePartition"],
+                resources=[catalog_arn, database_arn, tables_arn]),
+            iam.PolicyStatement(
+                sid="Crawler",
+                actions=["glue:StartCrawler", "glue:GetCrawler", "glue:UpdateCrawler",
+                         "glue:StopCrawler"],
+                resources=[f"arn:{Aws.PARTITION}:glue:{region}:{Aws.ACCOUNT_ID}:crawler/{crawler_name}"]),
+            iam.PolicyStatement(
+                sid="Athena",
+                actions=["athena:StartQueryExecution", "athena:GetQueryExecution",
+                         "athena:GetQueryResults", "athena:StopQueryExecution",
+                         "athena:GetWorkGroup"],
+                resources=[f"arn:{Aws.PARTITION}:athena:{region}:{Aws.ACCOUNT_ID}:workgroup/{opts.prefix}"]),
+        ]
+        for s in statements:
+            role.add_to_policy(s)
+        acknowledge_wildcards(role, "Objects are named per day and per query at run time; access "
+                              "is limited to these three buckets (landing read-only, events/ "
+                              "only) and to this database's tables.",
+                              landing.arn_for_objects(f"{EVENTS_PREFIX}*"), wh.arn_for_objects("*"),
+                              res.arn_for_objects("*"), tables_arn)
+        return role
