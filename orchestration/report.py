@@ -29,48 +29,13 @@ import jinja2
 from markupsafe import Markup, escape
 
 from edge.config import ConfigError, Settings
+from orchestration.tables import DUCKDB_TYPES, SUMMARY_TABLES
 
-# The columns the report needs from each summary table, with the type it reads them as.
-# Casting makes the report indifferent to the writer's integer widths.
+# Every summary table's columns as DESIGN 6 declares them (orchestration.tables), read with
+# explicit casts so the report is indifferent to the writer's integer widths.
 TABLE_COLUMNS: dict[str, dict[str, str]] = {
-    "site_daily": {
-        "site": "VARCHAR",
-        "pageviews": "BIGINT",
-        "visitors": "BIGINT",
-        "sessions": "BIGINT",
-        "bounces": "BIGINT",
-        "avg_visit_duration_s": "DOUBLE",
-    },
-    "page_daily": {
-        "site": "VARCHAR",
-        "path": "VARCHAR",
-        "pageviews": "BIGINT",
-        "visitors": "BIGINT",
-        "entries": "BIGINT",
-        "exits": "BIGINT",
-    },
-    "source_daily": {
-        "site": "VARCHAR",
-        "source": "VARCHAR",
-        "utm_medium": "VARCHAR",
-        "utm_campaign": "VARCHAR",
-        "sessions": "BIGINT",
-        "visitors": "BIGINT",
-        "pageviews": "BIGINT",
-        "bounces": "BIGINT",
-    },
-    "geo_daily": {"site": "VARCHAR", "country": "VARCHAR", "visitors": "BIGINT", "pageviews": "BIGINT"},
-    "tech_daily": {
-        "site": "VARCHAR",
-        "device_type": "VARCHAR",
-        "browser": "VARCHAR",
-        "os": "VARCHAR",
-        "visitors": "BIGINT",
-        "pageviews": "BIGINT",
-    },
-    "site_hourly": {"site": "VARCHAR", "hour": "INTEGER", "pageviews": "BIGINT", "visitors": "BIGINT"},
-    "event_daily": {"site": "VARCHAR", "event_name": "VARCHAR", "events": "BIGINT", "visitors": "BIGINT"},
-    "bot_daily": {"site": "VARCHAR", "browser": "VARCHAR", "hits": "BIGINT"},
+    table: {name: DUCKDB_TYPES[athena_type] for name, athena_type in columns}
+    for table, columns in SUMMARY_TABLES.items()
 }
 
 DT_FOLDER = re.compile(r"dt=(\d{4}-\d{2}-\d{2})")
@@ -547,7 +512,7 @@ def _csp() -> str:
 def _nice_step(top: float, ticks: int = 4) -> int:
     raw = max(top, 1) / ticks
     magnitude = 10 ** math.floor(math.log10(raw))
-    for m in (1, 2, 2.5, 5, 10):
+    for m in (1, 2, 5, 10):
         step = m * magnitude
         if step >= raw:
             return max(1, int(math.ceil(step)))
@@ -593,8 +558,10 @@ def render_line_chart(
         )
     every = max(1, math.ceil(n / max_labels))
     for i in range(0, n, every):
+        # the right-most label would run off the edge if centred on its point
+        anchor = "end" if n > 1 and x(i) > width - right - 20 else "middle"
         parts.append(
-            f'<text class="axis" x="{x(i):.1f}" y="{height - 8}" text-anchor="middle">'
+            f'<text class="axis" x="{x(i):.1f}" y="{height - 8}" text-anchor="{anchor}">'
             f"{escape(_short_label(labels[i], unit))}</text>"
         )
     show_points = n <= 62

@@ -35,8 +35,10 @@ from orchestration.report import (
     format_duration,
     format_percent,
     format_ratio,
+    render_line_chart,
     write_report,
 )
+from orchestration.tables import SUMMARY_TABLES, column_names
 
 D = dt.date
 START, END = D(2026, 11, 5), D(2026, 11, 7)
@@ -44,18 +46,7 @@ EVIL_PATH = '/<script>alert("path")</script>'
 EVIL_SOURCE = '"><img src=x onerror=alert(1)>'
 EVIL_EVENT = "</script><script>alert(2)</script>"
 
-COLUMNS = {
-    "site_daily": ["site", "pageviews", "visitors", "sessions", "bounces", "bounce_rate",
-                   "avg_visit_duration_s", "views_per_session"],
-    "page_daily": ["site", "path", "pageviews", "visitors", "entries", "exits"],
-    "source_daily": ["site", "source", "utm_medium", "utm_campaign", "sessions", "visitors",
-                     "pageviews", "bounces"],
-    "geo_daily": ["site", "country", "region", "city", "visitors", "pageviews"],
-    "tech_daily": ["site", "device_type", "browser", "os", "visitors", "pageviews"],
-    "site_hourly": ["site", "hour", "pageviews", "visitors"],
-    "event_daily": ["site", "event_name", "events", "visitors"],
-    "bot_daily": ["site", "browser", "hits"],
-}
+COLUMNS = {table: list(column_names(table)) for table in SUMMARY_TABLES}
 
 
 def site_row(site, pv, vis, sessions, bounces, avg):
@@ -251,6 +242,18 @@ def test_change_against_previous_period():
     assert compute_change(None, 0.5, "rate_lower_better").text == "—"
 
 
+def test_chart_axis_and_points():
+    svg = render_line_chart(["2026-11-05", "2026-11-06"], {"pageviews": [0, 10], "visitors": [0, 4]},
+                            "day", 360, 240, 4)
+    # y axis 0..10 in steps of 5; the plot runs from y=14 (top) to y=210 (zero)
+    assert re.findall(r'<text class="axis" x="46" [^>]*>([^<]+)<', svg) == ["0", "5", "10"]
+    assert '<polyline class="line pageviews" points="52.0,210.0 346.0,14.0"/>' in svg
+    assert '<polyline class="line visitors" points="52.0,210.0 346.0,131.6"/>' in svg
+    assert svg.count("<circle") == 2 and svg.count("<rect") == 2
+    assert "<title>2026-11-06: 10 page views</title>" in svg
+    assert ">Nov 5<" in svg and 'text-anchor="end">Nov 6<' in svg
+
+
 # --------------------------------------------------------------------------- numbers
 
 
@@ -438,3 +441,29 @@ def test_run_cli_direct(settings, capsys):
     assert capsys.readouterr().out.splitlines()[0] == str(settings.home / "report.html")
     dom = parse((settings.home / "report.html").read_text())
     assert dom.metrics[("a.example", "pageviews")] == "100"
+
+
+# --------------------------------------------------------------------------- Dagster
+
+
+def test_traffic_report_asset(settings):
+    import dagster as dg
+
+    from orchestration.defs.reporting.assets import traffic_report_asset
+
+    make_warehouse(settings.home)
+    asset = traffic_report_asset(dg.DailyPartitionsDefinition(start_date="2026-01-01"))
+    assert {dep.path[-1] for dep in asset.dependency_keys} == set(SUMMARY_TABLES)
+    mapping = asset.get_partition_mapping(dg.AssetKey("site_daily"))
+    assert (mapping.start_offset, mapping.end_offset) == (-59, 0)  # 30 days and the 30 before
+
+    result = dg.materialize([asset], partition_key="2026-11-07", instance=dg.DagsterInstance.ephemeral())
+    assert result.success
+    [materialization] = result.asset_materializations_for_node("traffic_report")
+    meta = materialization.metadata
+    assert meta["path"].value == str(settings.home / "report.html")
+    assert (meta["start"].value, meta["end"].value) == ("2026-10-09", "2026-11-07")
+    # 10-09..11-07 takes in the 11-01 row too: 9999 + 150 + 100 + 200 page views for a.example
+    assert meta["pageviews"].value == 10449 + 10
+    assert "| a.example | 10.1k | 10.4k | 10.2k |" in meta["summary"].value
+    assert (settings.home / "report.html").read_text().count('data-metric="pageviews"') == 2

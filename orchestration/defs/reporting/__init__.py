@@ -1,0 +1,1 @@
+"""Reporting assets: the traffic report built from the summary tables."""
