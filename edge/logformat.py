@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from operator import itemgetter
 from urllib.parse import parse_qsl, unquote
 
-from edge.normalize import Hit, Skip, page_hit_from_url
+from edge.normalize import Hit, Skip, normalise_path, page_hit_from_url, page_view_rule
 
 UTC = dt.timezone.utc
 MIN_YEAR, MAX_YEAR = 2008, 2199  # plausible event years; CloudFront launched in 2008
@@ -73,24 +75,28 @@ class Malformed(Exception):
         self.reason = reason
 
 
-def _value(raw: object) -> str | None:
-    """A raw log value as text, None for CloudFront's empty marker."""
+def _value(raw: object) -> str:
+    """A JSON log value as the text a W3C column would hold (`-` when empty)."""
     if raw is None:
-        return None
+        return "-"
     if not isinstance(raw, str):
         if isinstance(raw, bool) or not isinstance(raw, int | float):
             raise Malformed("bad-value")
         raw = str(raw)
-    if raw == "-" or raw == "":
-        return None
-    return raw
+    return raw or "-"
 
 
-def _decoded(raw: str | None) -> str | None:
+def _decoded(raw: str) -> str:
     """Undo CloudFront's log encoding once."""
-    if raw is None or "%" not in raw:
+    if "%" not in raw:
         return raw
     return unquote(raw, errors="replace")
+
+
+@lru_cache(maxsize=16384)
+def _decoded_user_agent(raw: str) -> str:
+    """Cached: real traffic repeats a few thousand UAs (held in memory only, like useragent's)."""
+    return _decoded(raw)
 
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
@@ -108,98 +114,99 @@ def _epoch_ms(text: str, per_second: int) -> int:
     return int(whole) * 1000 + int((frac + "000")[:3])
 
 
-def _time_from(date: str | None, clock: str | None, ts: str | None,
-               ts_ms: str | None) -> dt.datetime:
-    """Event time from `timestamp(ms)`, `timestamp` (epoch seconds or ISO) or `date` + `time`."""
+def _time_from(ts: str, ts_ms: str) -> dt.datetime:
+    """Event time from `timestamp(ms)` or `timestamp` (epoch seconds, or ISO-8601)."""
     try:
-        if ts_ms is not None:
+        if ts_ms != "-":
             return _EPOCH + dt.timedelta(milliseconds=_epoch_ms(ts_ms, 1000))
-        if ts is not None:
+        if ts != "-":
             try:
                 return _EPOCH + dt.timedelta(milliseconds=_epoch_ms(ts, 1))
             except ValueError:
                 t = dt.datetime.fromisoformat(ts.replace("Z", "+00:00"))
                 return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
-        if date is not None and clock is not None and len(date) == 10:
-            return dt.datetime.fromisoformat(f"{date}T{clock}").replace(tzinfo=UTC)
     except (ValueError, OverflowError, OSError):
         raise Malformed("bad-time") from None
     raise Malformed("no-time")
 
 
-def _status(raw: str | None) -> int | None:
-    if raw is None:
-        return None
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 3:
-        raise Malformed("bad-status")
-    return int(raw)
+@lru_cache(maxsize=4096)
+def _wall_time(date: str, clock: str) -> dt.datetime:
+    """`date` + `time` columns (UTC); cached, since sorted log lines share their second."""
+    if date == "-" or clock == "-":
+        raise Malformed("no-time")
+    if len(date) != 10 or len(clock) < 8 or "+" in clock or "-" in clock or "Z" in clock:
+        raise Malformed("bad-time")
+    try:
+        return dt.datetime.fromisoformat(f"{date}T{clock}+00:00")
+    except ValueError:
+        raise Malformed("bad-time") from None
 
 
-def _client_ip(c_ip: str | None, forwarded: str | None) -> str | None:
+_STATUS_CODES = {f"{code:03d}": code for code in range(1000)}  # CloudFront writes 000 too
+
+
+def _client_ip(c_ip: str, forwarded: str) -> str | None:
     """The connecting address; X-Forwarded-For only when c-ip is absent.
 
     X-Forwarded-For is whatever the client wrote, so preferring it would let one
     script mint a new visitor per request.  c-ip is what CloudFront saw, the same
     address the Lambda@Edge door hashes.
     """
-    if c_ip is not None:
+    if c_ip != "-" and c_ip:
         return c_ip
-    if forwarded is not None:
+    if forwarded != "-" and forwarded:
         first = _decoded(forwarded).split(",", 1)[0].strip()
         return first or None
     return None
 
 
-def make_hit(
-    *,
-    date: str | None,
-    clock: str | None,
-    ts: str | None,
-    ts_ms: str | None,
-    c_ip: str | None,
-    forwarded: str | None,
-    method: str | None,
-    host_header: str | None,
-    cs_host: str | None,
-    stem: str | None,
-    status: str | None,
-    referer: str | None,
-    user_agent: str | None,
-    query: str | None,
-    request_id: str | None,
-    country: str | None,
-    fallback_id: str,
-    ingest: str,
-    pixel_path: str | None = None,
-) -> Hit:
-    """One log record's values (raw, `-` already None) -> `Hit`; raises Malformed or Skip."""
-    time = _time_from(date, clock, ts, ts_ms)
+def make_hit(values: Sequence[str], fallback_id: str, ingest: str,
+             pixel_path: str | None = None) -> Hit:
+    """One log record's raw values, in `NEEDED` order with `-` for absent, to a `Hit`;
+    raises Malformed or Skip.  Positional and flat: it runs once per log line."""
+    (date, clock, ts, ts_ms, c_ip, forwarded, method, host_header, cs_host, stem, status,
+     referer, user_agent, query, request_id, country) = values
+    if ts_ms == "-" and ts == "-":
+        time = _wall_time(date, clock)
+    else:
+        time = _time_from(ts, ts_ms)
     if not MIN_YEAR <= time.year <= MAX_YEAR:  # CloudFront did not exist; a corrupt value
         raise Malformed("bad-time")
-    uri = _decoded(stem)
-    if not uri:
+    if stem == "-" or not stem:
         raise Malformed("no-uri")
-    host = _decoded(host_header or cs_host)
-    if not host:
+    uri = _decoded(stem)
+    host = host_header if host_header != "-" else cs_host
+    if host == "-" or not host:
         raise Malformed("no-host")
-    code = _status(status)
-    verb = (method or "GET").upper()
-    headers = {"cloudfront-viewer-country": country} if country else {}
+    if status == "-":
+        code = None
+    else:
+        code = _STATUS_CODES.get(status)
+        if code is None:
+            raise Malformed("bad-status")
+    verb = method.upper() if method != "-" else "GET"
+    is_pixel = uri == pixel_path and verb == "GET"
+    if not is_pixel:
+        # Most log lines are assets: say so before decoding the costly free-text fields.
+        reason = page_view_rule(verb, code, normalise_path(uri))
+        if reason:
+            raise Skip(reason)
     hit = Hit(
         time=time,
-        event_id=request_id or fallback_id,
-        host=host,
+        event_id=request_id if request_id != "-" and request_id else fallback_id,
+        host=_decoded(host),
         uri=uri,
-        query=_decoded(query) or "",
+        query=_decoded(query) if query != "-" else "",
         method=verb,
         status=code,
-        referer=_decoded(referer),
-        user_agent=_decoded(user_agent),
+        referer=_decoded(referer) if referer != "-" else None,
+        user_agent=_decoded_user_agent(user_agent) if user_agent != "-" else None,
         client_ip=_client_ip(c_ip, forwarded),
-        headers=headers,
+        headers={"cloudfront-viewer-country": country} if country != "-" else {},
         ingest=ingest,
     )
-    if pixel_path and uri == pixel_path and verb == "GET":
+    if is_pixel:
         return _pixel_hit(hit)
     return hit
 
@@ -226,7 +233,7 @@ def _pixel_hit(hit: Hit) -> Hit:
 class W3CLayout:
     """Where each needed field sits in a line, from one `#Fields:` list."""
 
-    __slots__ = ("fields", "width", "delimiter", "problem", "_at")
+    __slots__ = ("fields", "width", "delimiter", "problem", "_pick")
 
     NEEDED = ("date", "time", "timestamp", "timestamp(ms)", "c-ip", "x-forwarded-for",
               "cs-method", "x-host-header", "cs(host)", "cs-uri-stem", "sc-status",
@@ -240,7 +247,7 @@ class W3CLayout:
         first: dict[str, int] = {}
         for i, name in enumerate(self.fields):
             first.setdefault(name, i)
-        self._at = tuple(first.get(n) for n in self.NEEDED)
+        self._pick = itemgetter(*(first.get(n, self.width) for n in self.NEEDED))
         missing = []
         if not ({"timestamp", "timestamp(ms)"} & first.keys()
                 or {"date", "time"} <= first.keys()):
@@ -270,14 +277,8 @@ class W3CLayout:
         if self.problem:
             raise Malformed("fields")
         cols = self.columns(line)
-        v = [None if i is None or cols[i] == "-" or cols[i] == "" else cols[i]
-             for i in self._at]
-        return make_hit(
-            date=v[0], clock=v[1], ts=v[2], ts_ms=v[3], c_ip=v[4], forwarded=v[5],
-            method=v[6], host_header=v[7], cs_host=v[8], stem=v[9], status=v[10],
-            referer=v[11], user_agent=v[12], query=v[13], request_id=v[14], country=v[15],
-            fallback_id=fallback_id, ingest=ingest, pixel_path=pixel_path,
-        )
+        cols.append("-")  # what an absent field reads as
+        return make_hit(self._pick(cols), fallback_id, ingest, pixel_path)
 
 
 LEGACY_LAYOUT = W3CLayout(LEGACY_FIELDS)
@@ -292,14 +293,5 @@ def hit_from_record(record: Mapping[str, object], fallback_id: str, ingest: str,
     for k, raw in record.items():
         if isinstance(k, str):
             raw_values.setdefault(canonical_field(k), raw)
-    values = {n: _value(raw_values.get(n)) for n in W3CLayout.NEEDED}
-    get = values.get
-    return make_hit(
-        date=get("date"), clock=get("time"), ts=get("timestamp"), ts_ms=get("timestamp(ms)"),
-        c_ip=get("c-ip"), forwarded=get("x-forwarded-for"), method=get("cs-method"),
-        host_header=get("x-host-header"), cs_host=get("cs(host)"), stem=get("cs-uri-stem"),
-        status=get("sc-status"), referer=get("cs(referer)"), user_agent=get("cs(user-agent)"),
-        query=get("cs-uri-query"), request_id=get("x-edge-request-id"),
-        country=get("c-country"), fallback_id=fallback_id, ingest=ingest,
-        pixel_path=pixel_path,
-    )
+    values = [_value(raw_values.get(n)) for n in W3CLayout.NEEDED]
+    return make_hit(values, fallback_id, ingest, pixel_path)

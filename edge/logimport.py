@@ -13,11 +13,15 @@ second import of the same file replaces its objects instead of adding copies.
 from __future__ import annotations
 
 import gzip
+import multiprocessing
+import os
+import secrets
 import sys
 import uuid
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, TextIO
@@ -37,6 +41,8 @@ INGEST = "log-import"
 IMPORT_BUFFER_SECONDS = 86400.0
 OBJECT_NAMESPACE = uuid.UUID("6f1c53c4-8d0e-5a53-9a52-6c6f67696d70")
 SUMMARY_REASONS = ("asset", "status", "not-get", "malformed")
+# Below this much input, starting worker processes costs more than it saves.
+PARALLEL_MIN_BYTES = 16 * 1024 * 1024
 
 
 @dataclass
@@ -47,6 +53,14 @@ class ImportSummary:
     custom: int = 0
     bots: int = 0
     skipped: Counter = field(default_factory=Counter)
+
+    def add(self, other: ImportSummary) -> None:
+        self.files += other.files
+        self.lines += other.lines
+        self.pageviews += other.pageviews
+        self.custom += other.custom
+        self.bots += other.bots
+        self.skipped.update(other.skipped)
 
     def line(self) -> str:
         """The one summary line the command prints."""
@@ -161,21 +175,12 @@ def import_file(path: Path, firehose: LocalFirehose, salts: SaltStore,
         put(encode(event), arrival=hit.time.timestamp())
 
 
-def import_logs(paths: Iterable[str | Path], settings: Settings, salts: SaltStore | None = None,
-                progress: bool = False, warn: TextIO | None = None) -> ImportSummary:
-    """Import every log file under `paths` into `settings.landing`.
-
-    Salts: one per day for the whole run, random and held only in memory
-    (`MemorySaltStore()`), never written.  History is usually older than the 48 h a
-    live salt is kept, and a persisted salt for an old day would let anyone holding
-    the landing zone re-derive visitor ids from known IPs; a throwaway salt keeps ids
-    consistent within the import (so sessions and daily visitors are right) and
-    unlinkable once it exits.  Importing the same day in two runs gives two salts, so
-    only import a day in one run.
-    """
-    files = log_files(paths)
-    salts = salts if salts is not None else MemorySaltStore()
+def _import_one(path: Path, settings: Settings, salts: SaltStore,
+                pixel_path: str | None, warn: TextIO | None = None) -> ImportSummary:
+    """One file through its own emulator, so its objects never mix with another file's
+    and their names (uuid5 of path and sequence) are the same on every import."""
     names = _ObjectNames()
+    names.start(str(path.resolve()))
     firehose = LocalFirehose(
         settings.landing,
         stream=settings.firehose_stream,
@@ -183,21 +188,73 @@ def import_logs(paths: Iterable[str | Path], settings: Settings, salts: SaltStor
         buffer_seconds=max(settings.firehose_buffer_seconds, IMPORT_BUFFER_SECONDS),
         uuid_factory=names,
     )
+    summary = ImportSummary(files=1)
+    try:
+        import_file(path, firehose, salts, summary, pixel_path, warn)
+    finally:
+        firehose.close()
+    return summary
+
+
+def _worker_count(files: list[Path]) -> int:
+    """Processes worth starting: one per core once there is enough input to pay for them."""
+    if len(files) < 2:
+        return 1
+    size = 0
+    for f in files:
+        try:
+            size += f.stat().st_size
+        except OSError:
+            pass
+    return 1 if size < PARALLEL_MIN_BYTES else min(len(files), os.cpu_count() or 1)
+
+
+def import_logs(paths: Iterable[str | Path], settings: Settings, salts: SaltStore | None = None,
+                progress: bool = False, warn: TextIO | None = None,
+                workers: int | None = None) -> ImportSummary:
+    """Import every log file under `paths` into `settings.landing`.
+
+    Salts: one per day for the whole run, random and held only in memory, never
+    written: a `MemorySaltStore` keyed by 32 random bytes made for this run (worker
+    processes get the key through their pipe, so they agree on each day's salt).
+    History is usually older than the 48 h a live salt is kept, and a persisted salt
+    for an old day would let anyone holding the landing zone re-derive visitor ids
+    from known IPs; a throwaway salt keeps ids consistent within the import (so
+    sessions and daily visitors are right) and unlinkable once it exits.  Importing
+    the same day in two runs gives two salts, so import a day in one run.
+
+    Files are spread over `workers` processes (default: one per core for large
+    imports); a `salts` store given here must then be picklable and deterministic.
+    """
+    files = log_files(paths)
+    salts = salts if salts is not None else MemorySaltStore(seed=secrets.token_bytes(32))
     pixel_path = EdgeConfig.load().pixel_path
+    workers = _worker_count(files) if workers is None else max(1, workers)
     summary = ImportSummary()
-    bar: Iterable[Path] = files
+    bar = None
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(files, unit="file", file=sys.stderr, desc="import-logs")
+        bar = tqdm(total=len(files), unit="file", file=sys.stderr, desc="import-logs")
     try:
-        for path in bar:
-            names.start(str(path.resolve()))
-            import_file(path, firehose, salts, summary, pixel_path, warn)
-            firehose.flush()  # one file's objects never mix with another's: names stay stable
-            summary.files += 1
+        if workers == 1:
+            done: Iterable[ImportSummary] = (
+                _import_one(f, settings, salts, pixel_path, warn) for f in files)
+            for part in done:
+                summary.add(part)
+                if bar is not None:
+                    bar.update()
+        else:
+            ctx = multiprocessing.get_context("spawn")  # no fork of a threaded parent
+            with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+                jobs = [pool.submit(_import_one, f, settings, salts, pixel_path) for f in files]
+                for job in as_completed(jobs):
+                    summary.add(job.result())
+                    if bar is not None:
+                        bar.update()
     finally:
-        firehose.close()
+        if bar is not None:
+            bar.close()
     return summary
 
 

@@ -312,3 +312,15 @@ def test_line_parser_raises_only_its_own_errors(values, fields):
         layout.hit("\t".join(values), "fallback", "log-import", "/_e/p.gif")
     except (Malformed, Skip):
         pass
+
+
+def test_worker_processes_write_exactly_what_one_process_writes(log_dir, tmp_path):
+    def landing_bytes(settings):
+        return {p.relative_to(settings.landing).as_posix(): gzip.decompress(p.read_bytes())
+                for p in settings.landing.rglob("*.gz")}
+
+    one, two = Settings(home=tmp_path / "one"), Settings(home=tmp_path / "two")
+    s1 = import_logs([log_dir], one, salts=MemorySaltStore(seed=b"w"), workers=1)
+    s2 = import_logs([log_dir], two, salts=MemorySaltStore(seed=b"w"), workers=2)
+    assert s1.line() == s2.line() == SUMMARY
+    assert landing_bytes(one) == landing_bytes(two) != {}

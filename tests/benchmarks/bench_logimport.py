@@ -1,0 +1,162 @@
+"""CloudFront log doors: `import-logs` line throughput and memory, transformation Lambda speed.
+
+A synthetic legacy-format log (33 fields, gzip, as CloudFront delivers it) of realistic
+mix: 55% pages, 35% assets, 5% errors, 5% bots, 500 viewers, varied paths, referrers
+and utm tags, spread over two days.  The import runs in this process through
+`import_logs`, exactly what `edgestats import-logs` calls.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import gzip
+import io
+import json
+import os
+import random
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+from edge.config import Settings
+from edge.logformat import LEGACY_FIELDS
+from edge.logimport import import_logs
+from edge.salts import MemorySaltStore
+
+USER_AGENTS = [
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.5 Safari/605.1.15",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Mobile Safari/537.36",
+    "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+]
+BOTS = ["Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+        "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)"]
+PAGES = ["/", "/pricing", "/blog/", "/blog/edge-analytics.html", "/docs/index.html", "/about",
+         "/blog/caf%25C3%25A9/", "/docs/getting-started/"]
+ASSETS = ["/app.js", "/style.css", "/img/logo.png", "/favicon.ico", "/fonts/inter.woff2"]
+REFERRERS = ["-", "-", "https://www.google.com/", "https://news.ycombinator.com/item?id=1"]
+QUERIES = ["-", "-", "-", "utm_source=newsletter&utm_medium=email", "q=edge%2520stats"]
+
+
+def log_lines(n: int, seed: int = 11) -> list[str]:
+    rnd = random.Random(seed)
+    viewers = [(f"198.51.{rnd.randrange(256)}.{rnd.randrange(1, 255)}",
+                quote(rnd.choice(USER_AGENTS), safe="/;(),:")) for _ in range(500)]
+    bots = [(f"192.0.2.{i}", quote(b, safe="/;(),:+")) for i, b in enumerate(BOTS, 1)]
+    out = []
+    for i in range(n):
+        kind = rnd.random()
+        ip, ua = rnd.choice(bots) if kind >= 0.95 else rnd.choice(viewers)
+        stem, status = rnd.choice(PAGES), "200"
+        if 0.55 <= kind < 0.9:
+            stem = rnd.choice(ASSETS)
+        elif 0.9 <= kind < 0.95:
+            status = rnd.choice(["404", "502", "403"])
+        secs = i * 172800 // n
+        row = {f: "-" for f in LEGACY_FIELDS}
+        row.update({
+            "date": f"2026-03-{1 + secs // 86400:02d}",
+            "time": f"{secs % 86400 // 3600:02d}:{secs % 3600 // 60:02d}:{secs % 60:02d}",
+            "x-edge-location": "FRA56-P1", "sc-bytes": "5123", "c-ip": ip, "cs-method": "GET",
+            "cs(Host)": "d111111abcdef8.cloudfront.net", "cs-uri-stem": stem, "sc-status": status,
+            "cs(Referer)": rnd.choice(REFERRERS), "cs(User-Agent)": ua,
+            "cs-uri-query": rnd.choice(QUERIES), "x-edge-result-type": "Hit",
+            "x-edge-request-id": f"bench{i:012d}AbCdEfGhIjKlMnOpQrStUvWxYz0123456==",
+            "x-host-header": "www.example.com", "cs-protocol": "https", "cs-bytes": "412",
+            "time-taken": "0.002", "ssl-protocol": "TLSv1.3", "cs-protocol-version": "HTTP/2.0",
+        })
+        out.append("\t".join(row[f] for f in LEGACY_FIELDS))
+    return out
+
+
+def measure_import(n: int, files: int = 1, workers: int | None = None) -> dict:
+    lines = log_lines(n)
+    per = -(-n // files)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        size = 0
+        for k in range(files):
+            body = ("#Version: 1.0\n#Fields: " + " ".join(LEGACY_FIELDS) + "\n"
+                    + "\n".join(lines[k * per:(k + 1) * per]))
+            size += len(body)
+            (root / f"E1EXAMPLE.2026-03-01-{k:02d}.bench.gz").write_bytes(
+                gzip.compress(body.encode()))
+        settings = Settings(home=root / "home")
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        t0, c0 = time.perf_counter(), time.process_time()
+        s = import_logs([root], settings, workers=workers)
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+        rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        landed = sum(p.stat().st_size for p in settings.landing.rglob("*.gz"))
+    return {"lines": s.lines, "seconds": seconds, "lps": s.lines / seconds, "summary": s.line(),
+            "cpu_lps": s.lines / cpu, "rss_growth_mib": max(0, rss_after - rss_before) / 1024,
+            "landed": landed, "input_bytes": size}
+
+
+def measure_transform(n_records: int) -> dict:
+    from edge import transform
+
+    transform.configure(salts=MemorySaltStore())
+    rnd = random.Random(5)
+    lines = log_lines(n_records)
+    records = []
+    for i, line in enumerate(lines):
+        cols = dict(zip(LEGACY_FIELDS, line.split("\t"), strict=True))
+        cols.pop("date"), cols.pop("time")
+        cols["timestamp(ms)"] = str(1772323200000 + i * 1000)
+        cols["c-country"] = rnd.choice(["DE", "US", "FR"])
+        records.append({"recordId": str(i), "approximateArrivalTimestamp": 0,
+                        "data": base64.b64encode(json.dumps(cols).encode()).decode()})
+    batches = [records[i:i + 500] for i in range(0, len(records), 500)]
+    t0 = time.perf_counter()
+    results = 0
+    for b in batches:  # Firehose invokes with up to 6 MB / a few hundred records
+        with contextlib.redirect_stdout(io.StringIO()):  # the handler's one count line
+            results += len(transform.handler({"records": b}, None)["records"])
+    seconds = time.perf_counter() - t0
+    transform.configure()
+    return {"records": results, "rps": results / seconds, "batch_ms": 1000 * seconds / len(batches)}
+
+
+def run(quick: bool = False) -> list[dict]:
+    n = 20_000 if quick else 300_000
+    m = measure_import(n, files=1, workers=1)
+    p = measure_import(n, files=8)
+    t = measure_transform(5_000 if quick else 50_000)
+    cores = os.cpu_count() or 1
+    g = "log import"
+    return [
+        {"group": g, "name": "import-logs throughput, many files", "value": round(p["lps"]),
+         "unit": "lines/s", "target": ">= 50,000 lines/s", "ok": p["lps"] >= 50_000,
+         "note": f"{p['lines']:,} legacy lines in 8 gzip files, {p['seconds']:.1f} s wall, "
+                 f"one worker process per core ({cores}); " + p["summary"]},
+        {"group": g, "name": "import-logs throughput, one file", "value": round(m["lps"]),
+         "unit": "lines/s", "target": None, "ok": None,
+         "note": f"{m['lines']:,} lines, one process, {m['seconds']:.1f} s wall; "
+                 f"{m['cpu_lps']:,.0f} lines per CPU-second"},
+        {"group": g, "name": "import-logs memory growth", "value": round(m["rss_growth_mib"], 1),
+         "unit": "MiB", "target": None, "ok": None,
+         "note": f"max RSS growth while streaming {m['input_bytes'] / 2**20:.0f} MiB of log text "
+                 "(buffer bounded by EDGESTATS_FIREHOSE_BUFFER_BYTES, 5 MiB)"},
+        {"group": g, "name": "landing bytes per imported line",
+         "value": round(m["landed"] / m["lines"], 1), "unit": "bytes", "target": None,
+         "ok": None, "note": "gzip NDJSON, all lines (assets and errors land nothing)"},
+        {"group": g, "name": "transform Lambda throughput", "value": round(t["rps"]),
+         "unit": "records/s", "target": None, "ok": None,
+         "note": f"{t['records']:,} JSON v2 records in batches of 500, "
+                 f"{t['batch_ms']:.0f} ms per batch, in-process handler calls"},
+    ]
+
+
+if __name__ == "__main__":  # pragma: no cover
+    for f in run(quick="--quick" in sys.argv):
+        print(f)
