@@ -246,12 +246,17 @@ def import_logs(paths: Iterable[str | Path], settings: Settings, salts: SaltStor
                     bar.update()
         else:
             ctx = multiprocessing.get_context("spawn")  # no fork of a threaded parent
-            with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+            pool = ProcessPoolExecutor(workers, mp_context=ctx)
+            try:
                 jobs = [pool.submit(_import_one, f, settings, salts, pixel_path) for f in files]
                 for job in as_completed(jobs):
                     summary.add(job.result())
                     if bar is not None:
                         bar.update()
+            except BaseException:  # Ctrl-C or a failed file: do not wait for the rest
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+            pool.shutdown()
     finally:
         if bar is not None:
             bar.close()
