@@ -20,7 +20,6 @@ import re
 import sys
 import tempfile
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +39,7 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
 
 DT_FOLDER = re.compile(r"dt=(\d{4}-\d{2}-\d{2})")
 DEFAULT_REPORT_NAME = "report.html"
+TEMPLATE_FILE = Path(__file__).with_name("report_template.html")
 LIST_LIMIT = 10
 PAGE_LIMIT = 15
 
@@ -123,7 +123,11 @@ def compute_change(current: float | None, previous: float | None, kind: str) -> 
         return Change("—", "none", "neutral", "no comparison")
     if kind.startswith("rate"):
         delta = (current - previous) * 100
-        amount = f"{abs(delta):.0f} pp" if abs(delta) >= 10 else f"{abs(delta):.1f}".removesuffix(".0") + " pp"
+        amount = (
+            f"{abs(delta):.0f} pp"
+            if abs(delta) >= 10
+            else f"{abs(delta):.1f}".removesuffix(".0") + " pp"
+        )
     else:
         if previous == 0:
             if current == 0:
@@ -136,7 +140,9 @@ def compute_change(current: float | None, previous: float | None, kind: str) -> 
     direction = "up" if delta > 0 else "down"
     good = (direction == "up") != lower_is_better
     arrow = "▲" if direction == "up" else "▼"
-    return Change(f"{arrow} {amount}", direction, "good" if good else "bad", f"{direction} {amount}")
+    return Change(
+        f"{arrow} {amount}", direction, "good" if good else "bad", f"{direction} {amount}"
+    )
 
 
 # --------------------------------------------------------------------------- reading
@@ -170,7 +176,9 @@ def _partition_files(warehouse: Path, table: str, first: dt.date, last: dt.date)
             continue
         if first <= day <= last:
             found.extend(
-                f for f in sorted(folder.glob("*.parquet")) if f.is_file() and not f.name.startswith(".")
+                f
+                for f in sorted(folder.glob("*.parquet"))
+                if f.is_file() and not f.name.startswith(".")
             )
     return found
 
@@ -206,15 +214,6 @@ def load_warehouse(warehouse: Path, first: dt.date, last: dt.date, site: str | N
 
 # --------------------------------------------------------------------------- numbers
 
-TOPLINE_KEYS = (
-    "visitors",
-    "pageviews",
-    "sessions",
-    "bounce_rate",
-    "visit_duration",
-    "views_per_session",
-)
-
 
 def _topline(con: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date) -> dict[str, dict]:
     rows = con.execute(
@@ -232,7 +231,9 @@ def _topline(con: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date) -> d
 
 
 def _topline_values(visitors, pageviews, sessions, bounces, duration_total) -> dict[str, Any]:
-    visitors, pageviews, sessions, bounces = (int(x or 0) for x in (visitors, pageviews, sessions, bounces))
+    visitors, pageviews, sessions, bounces = (
+        int(x or 0) for x in (visitors, pageviews, sessions, bounces)
+    )
     return {
         "visitors": visitors,
         "pageviews": pageviews,
@@ -269,23 +270,35 @@ BREAKDOWNS = (
         "pages",
         "page_daily",
         "path",
-        (("visitors", "sum(visitors)"), ("pageviews", "sum(pageviews)"),
-         ("entries", "sum(entries)"), ("exits", "sum(exits)")),
+        (
+            ("visitors", "sum(visitors)"),
+            ("pageviews", "sum(pageviews)"),
+            ("entries", "sum(entries)"),
+            ("exits", "sum(exits)"),
+        ),
         limit=PAGE_LIMIT,
     ),
     Breakdown(
         "sources",
         "source_daily",
         "coalesce(source, '(direct)')",
-        (("visitors", "sum(visitors)"), ("sessions", "sum(sessions)"),
-         ("pageviews", "sum(pageviews)"), ("bounces", "sum(bounces)")),
+        (
+            ("visitors", "sum(visitors)"),
+            ("sessions", "sum(sessions)"),
+            ("pageviews", "sum(pageviews)"),
+            ("bounces", "sum(bounces)"),
+        ),
     ),
     Breakdown(
         "campaigns",
         "source_daily",
         "utm_campaign",
-        (("visitors", "sum(visitors)"), ("sessions", "sum(sessions)"),
-         ("pageviews", "sum(pageviews)"), ("bounces", "sum(bounces)")),
+        (
+            ("visitors", "sum(visitors)"),
+            ("sessions", "sum(sessions)"),
+            ("pageviews", "sum(pageviews)"),
+            ("bounces", "sum(bounces)"),
+        ),
         where="utm_campaign IS NOT NULL AND utm_campaign <> ''",
     ),
     Breakdown(
@@ -352,7 +365,9 @@ def _breakdown(con, spec: Breakdown, first: dt.date, last: dt.date) -> dict[str,
     for row in con.execute(sql, {"first": first, "last": last}).fetchall():
         site, key, *values, n_rows = row
         entry = out.setdefault(site, {"rows": [], "total_rows": int(n_rows)})
-        entry["rows"].append({"key": key, **{n: int(v or 0) for n, v in zip(names, values, strict=True)}})
+        entry["rows"].append(
+            {"key": key, **{n: int(v or 0) for n, v in zip(names, values, strict=True)}}
+        )
     return out
 
 
@@ -393,7 +408,9 @@ def _all_sites(con) -> list[str]:
     return [r[0] for r in con.execute(sql).fetchall()]
 
 
-def compute_numbers(wh: Warehouse, start: dt.date, end: dt.date, site: str | None) -> dict[str, Any]:
+def compute_numbers(
+    wh: Warehouse, start: dt.date, end: dt.date, site: str | None
+) -> dict[str, Any]:
     """Every number the report shows, as plain data (also the Dagster metadata's source)."""
     days = (end - start).days + 1
     prev_end = start - dt.timedelta(days=1)
@@ -422,8 +439,13 @@ def compute_numbers(wh: Warehouse, start: dt.date, end: dt.date, site: str | Non
         per_site[s] = {
             **now,
             "previous": before,
-            "series": series.get(s, {"pageviews": [0] * len(labels), "visitors": [0] * len(labels)}),
-            "lists": {name: by_site.get(s, {"rows": [], "total_rows": 0}) for name, by_site in lists.items()},
+            "series": series.get(
+                s, {"pageviews": [0] * len(labels), "visitors": [0] * len(labels)}
+            ),
+            "lists": {
+                name: by_site.get(s, {"rows": [], "total_rows": 0})
+                for name, by_site in lists.items()
+            },
         }
 
     totals_now = _sum_topline([current.get(s, empty) for s in sites])
@@ -526,7 +548,12 @@ def _short_label(label: str, unit: str) -> str:
 
 
 def render_line_chart(
-    labels: list[str], series: dict[str, list[int]], unit: str, width: int, height: int, max_labels: int
+    labels: list[str],
+    series: dict[str, list[int]],
+    unit: str,
+    width: int,
+    height: int,
+    max_labels: int,
 ) -> Markup:
     """Page views (solid line, round points) and visitors (dashed, square points) in SVG.
 
@@ -551,7 +578,9 @@ def render_line_chart(
     ]
     for tick in range(0, y_max + 1, step):
         ty = y(tick)
-        parts.append(f'<line class="grid" x1="{left}" x2="{width - right}" y1="{ty:.1f}" y2="{ty:.1f}"/>')
+        parts.append(
+            f'<line class="grid" x1="{left}" x2="{width - right}" y1="{ty:.1f}" y2="{ty:.1f}"/>'
+        )
         parts.append(
             f'<text class="axis" x="{left - 6}" y="{ty + 4:.1f}" text-anchor="end">'
             f"{escape(format_count(tick))}</text>"
@@ -585,7 +614,7 @@ def render_line_chart(
 
 
 def _template() -> jinja2.Template:
-    source = resources.files("orchestration").joinpath("report_template.html").read_text("utf-8")
+    source = TEMPLATE_FILE.read_text("utf-8")
     env = jinja2.Environment(
         autoescape=True,
         undefined=jinja2.StrictUndefined,
@@ -610,7 +639,9 @@ def _raw_number(value: float | int | None) -> str:
     return str(value) if isinstance(value, int) else repr(float(value))
 
 
-def _view(numbers: dict[str, Any], bytes_read: int, files_read: int, generated: dt.datetime) -> dict:
+def _view(
+    numbers: dict[str, Any], bytes_read: int, files_read: int, generated: dt.datetime
+) -> dict:
     sections = []
     for site, data in numbers["sites"].items():
         cards = []
@@ -641,7 +672,9 @@ def _view(numbers: dict[str, Any], bytes_read: int, files_read: int, generated: 
                 "cards": cards,
                 "charts": charts,
                 "lists": lists,
-                "has_traffic": bool(data["pageviews"] or data["bot_hits"] or sum(data["series"]["pageviews"])),
+                "has_traffic": bool(
+                    data["pageviews"] or data["bot_hits"] or sum(data["series"]["pageviews"])
+                ),
             }
         )
     rows = list(zip(numbers["series_labels"], range(len(numbers["series_labels"])), strict=True))
@@ -671,22 +704,62 @@ _COUNT_COLUMNS = {
 
 # name -> (panel title, key heading, columns, bar measure, text when empty)
 LIST_VIEWS: dict[str, tuple[str, str, tuple[str, ...], str, str]] = {
-    "pages": ("Top pages", "Page", ("visitors", "pageviews", "entries", "exits"), "visitors",
-              "No page views in this period."),
-    "sources": ("Sources", "Source", ("visitors", "sessions", "bounce_rate"), "visitors",
-                "No sessions in this period."),
-    "campaigns": ("UTM campaigns", "Campaign", ("visitors", "sessions", "bounce_rate"), "visitors",
-                  "No visits tagged with utm_campaign in this period."),
-    "countries": ("Countries", "Country", ("visitors", "pageviews"), "visitors",
-                  "No visitors in this period."),
-    "devices": ("Devices", "Device", ("visitors", "pageviews"), "visitors",
-                "No visitors in this period."),
-    "browsers": ("Browsers", "Browser", ("visitors", "pageviews"), "visitors",
-                 "No visitors in this period."),
-    "os": ("Operating systems", "OS", ("visitors", "pageviews"), "visitors",
-           "No visitors in this period."),
-    "events": ("Custom events", "Event", ("events", "visitors"), "events",
-               "No custom events in this period."),
+    "pages": (
+        "Top pages",
+        "Page",
+        ("visitors", "pageviews", "entries", "exits"),
+        "visitors",
+        "No page views in this period.",
+    ),
+    "sources": (
+        "Sources",
+        "Source",
+        ("visitors", "sessions", "bounce_rate"),
+        "visitors",
+        "No sessions in this period.",
+    ),
+    "campaigns": (
+        "UTM campaigns",
+        "Campaign",
+        ("visitors", "sessions", "bounce_rate"),
+        "visitors",
+        "No visits tagged with utm_campaign in this period.",
+    ),
+    "countries": (
+        "Countries",
+        "Country",
+        ("visitors", "pageviews"),
+        "visitors",
+        "No visitors in this period.",
+    ),
+    "devices": (
+        "Devices",
+        "Device",
+        ("visitors", "pageviews"),
+        "visitors",
+        "No visitors in this period.",
+    ),
+    "browsers": (
+        "Browsers",
+        "Browser",
+        ("visitors", "pageviews"),
+        "visitors",
+        "No visitors in this period.",
+    ),
+    "os": (
+        "Operating systems",
+        "OS",
+        ("visitors", "pageviews"),
+        "visitors",
+        "No visitors in this period.",
+    ),
+    "events": (
+        "Custom events",
+        "Event",
+        ("events", "visitors"),
+        "events",
+        "No custom events in this period.",
+    ),
     "bots": ("Bots", "Bot (browser)", ("hits",), "hits", "No bot hits in this period."),
 }
 
@@ -780,7 +853,9 @@ def build_report(
 ) -> ReportResult:
     """Read the summary tables for [start, end] and the previous period; render the HTML."""
     if end < start:
-        raise ReportError(f"--end {end} is before --start {start}; give an end on or after the start")
+        raise ReportError(
+            f"--end {end} is before --start {start}; give an end on or after the start"
+        )
     days = (end - start).days + 1
     wh = load_warehouse(Path(warehouse), start - dt.timedelta(days=days), end, site)
     try:
@@ -790,16 +865,25 @@ def build_report(
     bytes_read = wh.bytes_read
     view = _view(numbers, bytes_read, len(wh.files), dt.datetime.now(dt.UTC))
     html = _template().render(**view)
-    return ReportResult(html, bytes_read, len(wh.files), summary_markdown(numbers, bytes_read), numbers)
+    return ReportResult(
+        html, bytes_read, len(wh.files), summary_markdown(numbers, bytes_read), numbers
+    )
 
 
 def save_report(result: ReportResult, out: Path) -> Path:
     """Atomic write: a reader (a browser, an S3 sync) never sees half a report."""
     out = Path(out)
     if out.is_dir():
-        raise ReportError(f"{out} is a directory; give a file name such as {out / DEFAULT_REPORT_NAME}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+        raise ReportError(
+            f"{out} is a directory; give a file name such as {out / DEFAULT_REPORT_NAME}"
+        )
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    except OSError as e:
+        raise ReportError(
+            f"cannot write the report to {out}: {e.strerror or e}; pick another --out"
+        ) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(result.html)
@@ -830,7 +914,9 @@ def write_report(
 def run_cli(args, settings: Settings) -> int:
     """`edgestats report --start D1 --end D2 [--site S] [--out FILE]`."""
     if args.end < args.start:
-        raise ReportError(f"--end {args.end} is before --start {args.start}; give an end on or after the start")
+        raise ReportError(
+            f"--end {args.end} is before --start {args.start}; give an end on or after the start"
+        )
     if args.out and re.match(r"^[a-z][a-z0-9+.-]*://", args.out):
         raise ReportError(
             f"--out {args.out}: the report is written to a local file; copy it to S3 afterwards "
@@ -838,7 +924,9 @@ def run_cli(args, settings: Settings) -> int:
         )
     site = args.site.strip().lower() if args.site else None
     result = build_report(settings.warehouse, args.start, args.end, site)
-    path = save_report(result, Path(args.out).expanduser() if args.out else default_report_path(settings))
+    path = save_report(
+        result, Path(args.out).expanduser() if args.out else default_report_path(settings)
+    )
     print(path)
     print(result.one_line(), file=sys.stdout)
     return 0

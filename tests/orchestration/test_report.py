@@ -58,32 +58,51 @@ FIXTURE: dict[str, dict[str, list[tuple]]] = {
         "2026-11-01": [site_row("a.example", 9999, 9999, 9999, 0, 1.0)],
         "2026-11-03": [site_row("a.example", 150, 50, 60, 30, 45.0)],
         "2026-11-05": [site_row("a.example", 100, 40, 50, 20, 60.0)],
-        "2026-11-06": [site_row("a.example", 200, 60, 70, 35, 90.0),
-                       site_row("b.example", 10, 5, 5, 5, 0.0)],
+        "2026-11-06": [
+            site_row("a.example", 200, 60, 70, 35, 90.0),
+            site_row("b.example", 10, 5, 5, 5, 0.0),
+        ],
         "2026-11-08": [site_row("a.example", 9999, 9999, 9999, 0, 1.0)],
     },
     "page_daily": {
         "2026-11-05": [("a.example", "/", 60, 30, 35, 20), ("a.example", "/blog/", 40, 15, 15, 30)],
-        "2026-11-06": [("a.example", "/", 120, 40, 50, 40), ("a.example", "/pricing", 80, 30, 20, 30),
-                       ("b.example", EVIL_PATH, 10, 5, 5, 5)],
+        "2026-11-06": [
+            ("a.example", "/", 120, 40, 50, 40),
+            ("a.example", "/pricing", 80, 30, 20, 30),
+            ("b.example", EVIL_PATH, 10, 5, 5, 5),
+        ],
         "2026-11-08": [("a.example", "/late", 9999, 9999, 0, 0)],
     },
     "source_daily": {
-        "2026-11-05": [("a.example", "(direct)", None, None, 30, 25, 50, 10),
-                       ("a.example", "google.com", None, None, 20, 15, 50, 10)],
-        "2026-11-06": [("a.example", "newsletter", "email", "nov-launch", 40, 35, 120, 15),
-                       ("a.example", "google.com", None, None, 30, 25, 80, 20),
-                       ("b.example", EVIL_SOURCE, None, None, 5, 5, 10, 5)],
+        "2026-11-05": [
+            ("a.example", "(direct)", None, None, 30, 25, 50, 10),
+            ("a.example", "google.com", None, None, 20, 15, 50, 10),
+        ],
+        "2026-11-06": [
+            ("a.example", "newsletter", "email", "nov-launch", 40, 35, 120, 15),
+            ("a.example", "google.com", None, None, 30, 25, 80, 20),
+            ("b.example", EVIL_SOURCE, None, None, 5, 5, 10, 5),
+        ],
     },
     "geo_daily": {
-        "2026-11-05": [("a.example", "DE", "BE", "Berlin", 20, 50), ("a.example", "US", None, None, 20, 50)],
-        "2026-11-06": [("a.example", "DE", "HH", "Hamburg", 30, 100), ("a.example", None, None, None, 30, 100)],
+        "2026-11-05": [
+            ("a.example", "DE", "BE", "Berlin", 20, 50),
+            ("a.example", "US", None, None, 20, 50),
+        ],
+        "2026-11-06": [
+            ("a.example", "DE", "HH", "Hamburg", 30, 100),
+            ("a.example", None, None, None, 30, 100),
+        ],
     },
     "tech_daily": {
-        "2026-11-05": [("a.example", "desktop", "Chrome", "Windows", 30, 70),
-                       ("a.example", "mobile", "Safari", "iOS", 10, 30)],
-        "2026-11-06": [("a.example", "desktop", "Firefox", "Linux", 20, 60),
-                       ("a.example", "mobile", "Chrome", "Android", 40, 140)],
+        "2026-11-05": [
+            ("a.example", "desktop", "Chrome", "Windows", 30, 70),
+            ("a.example", "mobile", "Safari", "iOS", 10, 30),
+        ],
+        "2026-11-06": [
+            ("a.example", "desktop", "Firefox", "Linux", 20, 60),
+            ("a.example", "mobile", "Chrome", "Android", 40, 140),
+        ],
     },
     "site_hourly": {
         "2026-11-05": [("a.example", 9, 60, 25), ("a.example", 14, 40, 20)],
@@ -91,8 +110,11 @@ FIXTURE: dict[str, dict[str, list[tuple]]] = {
     },
     "event_daily": {
         "2026-11-05": [("a.example", "signup", 5, 4)],
-        "2026-11-06": [("a.example", "signup", 3, 3), ("a.example", "download", 10, 6),
-                       ("b.example", EVIL_EVENT, 1, 1)],
+        "2026-11-06": [
+            ("a.example", "signup", 3, 3),
+            ("a.example", "download", 10, 6),
+            ("b.example", EVIL_EVENT, 1, 1),
+        ],
     },
     "bot_daily": {
         "2026-11-05": [("a.example", "Googlebot", 30), ("a.example", "curl", 20)],
@@ -101,7 +123,9 @@ FIXTURE: dict[str, dict[str, list[tuple]]] = {
 }
 
 
-def write_partition(warehouse: Path, table: str, day: str, rows: list[tuple], dt_as_date: bool) -> Path:
+def write_partition(
+    warehouse: Path, table: str, day: str, rows: list[tuple], dt_as_date: bool
+) -> Path:
     """One Parquet file shaped like the pipeline's: DESIGN 6 columns plus dt."""
     frame = pd.DataFrame(rows, columns=COLUMNS[table])
     frame["dt"] = D.fromisoformat(day) if dt_as_date else day
@@ -196,9 +220,23 @@ def parse(html: str) -> DomMetrics:
 
 @pytest.mark.parametrize(
     "value, text",
-    [(0, "0"), (999, "999"), (1000, "1k"), (1049, "1k"), (1050, "1.1k"), (12_345, "12.3k"),
-     (99_949, "99.9k"), (99_950, "100k"), (123_456, "123k"), (999_499, "999k"), (999_500, "1m"),
-     (1_234_567, "1.2m"), (2_000_000_000, "2b"), (-1500, "-1.5k"), (None, "—")],
+    [
+        (0, "0"),
+        (999, "999"),
+        (1000, "1k"),
+        (1049, "1k"),
+        (1050, "1.1k"),
+        (12_345, "12.3k"),
+        (99_949, "99.9k"),
+        (99_950, "100k"),
+        (123_456, "123k"),
+        (999_499, "999k"),
+        (999_500, "1m"),
+        (1_234_567, "1.2m"),
+        (2_000_000_000, "2b"),
+        (-1500, "-1.5k"),
+        (None, "—"),
+    ],
 )
 def test_format_count(value, text):
     assert format_count(value) == text
@@ -206,8 +244,18 @@ def test_format_count(value, text):
 
 @pytest.mark.parametrize(
     "seconds, text",
-    [(0, "0s"), (45, "45s"), (59.4, "59s"), (65, "1m 05s"), (77.5, "1m 18s"), (600, "10m 00s"),
-     (3599, "59m 59s"), (3600, "1h 00m"), (7325, "2h 02m"), (None, "—")],
+    [
+        (0, "0s"),
+        (45, "45s"),
+        (59.4, "59s"),
+        (65, "1m 05s"),
+        (77.5, "1m 18s"),
+        (600, "10m 00s"),
+        (3599, "59m 59s"),
+        (3600, "1h 00m"),
+        (7325, "2h 02m"),
+        (None, "—"),
+    ],
 )
 def test_format_duration(seconds, text):
     assert format_duration(seconds) == text
@@ -215,8 +263,17 @@ def test_format_duration(seconds, text):
 
 @pytest.mark.parametrize(
     "ratio, text",
-    [(0.45, "45%"), (55 / 120, "46%"), (0.2, "20%"), (1.0, "100%"), (0.0, "0%"), (0.094, "9.4%"),
-     (0.05, "5%"), (0.0004, "<0.1%"), (None, "—")],
+    [
+        (0.45, "45%"),
+        (55 / 120, "46%"),
+        (0.2, "20%"),
+        (1.0, "100%"),
+        (0.0, "0%"),
+        (0.094, "9.4%"),
+        (0.05, "5%"),
+        (0.0004, "<0.1%"),
+        (None, "—"),
+    ],
 )
 def test_format_percent(ratio, text):
     assert format_percent(ratio) == text
@@ -225,8 +282,13 @@ def test_format_percent(ratio, text):
 def test_format_ratio_and_bytes():
     assert format_ratio(2.5) == "2.50"
     assert format_ratio(None) == "—"
-    assert [format_bytes(n) for n in (0, 999, 1000, 12_345, 2_500_000)] == ["0 B", "999 B", "1.0 kB",
-                                                                             "12.3 kB", "2.5 MB"]
+    assert [format_bytes(n) for n in (0, 999, 1000, 12_345, 2_500_000)] == [
+        "0 B",
+        "999 B",
+        "1.0 kB",
+        "12.3 kB",
+        "2.5 MB",
+    ]
 
 
 def test_change_against_previous_period():
@@ -243,8 +305,9 @@ def test_change_against_previous_period():
 
 
 def test_chart_axis_and_points():
-    svg = render_line_chart(["2026-11-05", "2026-11-06"], {"pageviews": [0, 10], "visitors": [0, 4]},
-                            "day", 360, 240, 4)
+    svg = render_line_chart(
+        ["2026-11-05", "2026-11-06"], {"pageviews": [0, 10], "visitors": [0, 4]}, "day", 360, 240, 4
+    )
     # y axis 0..10 in steps of 5; the plot runs from y=14 (top) to y=210 (zero)
     assert re.findall(r'<text class="axis" x="46" [^>]*>([^<]+)<', svg) == ["0", "5", "10"]
     assert '<polyline class="line pageviews" points="52.0,210.0 346.0,14.0"/>' in svg
@@ -264,7 +327,12 @@ def test_numbers_from_the_summary_tables(warehouse):
     assert list(n["sites"]) == ["a.example", "b.example"]  # busiest first
     a = n["sites"]["a.example"]
     assert {k: a[k] for k in ("visitors", "pageviews", "sessions", "bounces", "bot_hits")} == {
-        "visitors": 100, "pageviews": 300, "sessions": 120, "bounces": 55, "bot_hits": 75}
+        "visitors": 100,
+        "pageviews": 300,
+        "sessions": 120,
+        "bounces": 55,
+        "bot_hits": 75,
+    }
     assert a["bounce_rate"] == pytest.approx(55 / 120)
     assert a["visit_duration"] == pytest.approx(77.5)
     assert a["views_per_session"] == pytest.approx(2.5)
@@ -276,26 +344,43 @@ def test_numbers_from_the_summary_tables(warehouse):
     assert n["series_labels"] == ["2026-11-05", "2026-11-06", "2026-11-07"]
 
     lists = a["lists"]
-    assert [(r["key"], r["visitors"], r["pageviews"], r["entries"], r["exits"])
-            for r in lists["pages"]["rows"]] == [
-        ("/", 70, 180, 85, 60), ("/pricing", 30, 80, 20, 30), ("/blog/", 15, 40, 15, 30)]
-    assert [(r["key"], r["visitors"], r["sessions"], r["bounces"]) for r in lists["sources"]["rows"]] == [
-        ("google.com", 40, 50, 30), ("newsletter", 35, 40, 15), ("(direct)", 25, 30, 10)]
+    assert [
+        (r["key"], r["visitors"], r["pageviews"], r["entries"], r["exits"])
+        for r in lists["pages"]["rows"]
+    ] == [("/", 70, 180, 85, 60), ("/pricing", 30, 80, 20, 30), ("/blog/", 15, 40, 15, 30)]
+    assert [
+        (r["key"], r["visitors"], r["sessions"], r["bounces"]) for r in lists["sources"]["rows"]
+    ] == [("google.com", 40, 50, 30), ("newsletter", 35, 40, 15), ("(direct)", 25, 30, 10)]
     assert [(r["key"], r["visitors"]) for r in lists["campaigns"]["rows"]] == [("nov-launch", 35)]
     assert [(r["key"], r["visitors"], r["pageviews"]) for r in lists["countries"]["rows"]] == [
-        ("DE", 50, 150), ("(unknown)", 30, 100), ("US", 20, 50)]
+        ("DE", 50, 150),
+        ("(unknown)", 30, 100),
+        ("US", 20, 50),
+    ]
     assert [(r["key"], r["visitors"], r["pageviews"]) for r in lists["devices"]["rows"]] == [
-        ("mobile", 50, 170), ("desktop", 50, 130)]
+        ("mobile", 50, 170),
+        ("desktop", 50, 130),
+    ]
     assert [r["key"] for r in lists["browsers"]["rows"]] == ["Chrome", "Firefox", "Safari"]
     assert [r["key"] for r in lists["os"]["rows"]] == ["Android", "Windows", "Linux", "iOS"]
     assert [(r["key"], r["events"], r["visitors"]) for r in lists["events"]["rows"]] == [
-        ("download", 10, 6), ("signup", 8, 7)]
-    assert [(r["key"], r["hits"]) for r in lists["bots"]["rows"]] == [("Googlebot", 55), ("curl", 20)]
+        ("download", 10, 6),
+        ("signup", 8, 7),
+    ]
+    assert [(r["key"], r["hits"]) for r in lists["bots"]["rows"]] == [
+        ("Googlebot", 55),
+        ("curl", 20),
+    ]
 
     b = n["sites"]["b.example"]
     assert (b["visitors"], b["pageviews"], b["bounce_rate"], b["bot_share"]) == (5, 10, 1.0, 0.0)
     total = n["total"]
-    assert (total["visitors"], total["pageviews"], total["sessions"], total["bounces"]) == (105, 310, 125, 60)
+    assert (total["visitors"], total["pageviews"], total["sessions"], total["bounces"]) == (
+        105,
+        310,
+        125,
+        60,
+    )
     assert total["visit_duration"] == pytest.approx((77.5 * 120) / 125)
 
 
@@ -377,8 +462,11 @@ def test_single_day_is_hourly(warehouse):
     n = result.numbers
     assert (n["series_unit"], len(n["series_labels"])) == ("hour", 24)
     a = n["sites"]["a.example"]
-    assert (a["series"]["pageviews"][9], a["series"]["pageviews"][14], sum(a["series"]["pageviews"])) == (
-        60, 40, 100)
+    assert (
+        a["series"]["pageviews"][9],
+        a["series"]["pageviews"][14],
+        sum(a["series"]["pageviews"]),
+    ) == (60, 40, 100)
     assert (a["visitors"], a["previous"]["pageviews"]) == (40, 0)  # 11-04 is empty
     assert "b.example" not in n["sites"]  # nothing on 11-04 or 11-05
     assert "per hour" in result.html
@@ -386,7 +474,9 @@ def test_single_day_is_hourly(warehouse):
 
 def test_unreadable_table_is_one_clear_error(warehouse):
     (warehouse / "geo_daily" / "dt=2026-11-06" / "part-00000.parquet").write_bytes(b"garbage")
-    with pytest.raises(report.ReportError, match=r"cannot read summary table geo_daily .* materialize"):
+    with pytest.raises(
+        report.ReportError, match=r"cannot read summary table geo_daily .* materialize"
+    ):
         build_report(warehouse, START, END)
 
 
@@ -417,15 +507,23 @@ def test_cli_report(settings, capsys):
     assert code == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == str(out)
-    assert lines[1].startswith("2026-11-05 to 2026-11-07: 2 sites, 310 page views, 105 visitors (sum of daily)")
+    assert lines[1].startswith(
+        "2026-11-05 to 2026-11-07: 2 sites, 310 page views, 105 visitors (sum of daily)"
+    )
     assert out.exists()
 
 
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--start", "2026-11-07", "--end", "2026-11-05"], "--end 2026-11-05 is before --start 2026-11-07"),
-        (["--start", "2026-11-05", "--end", "2026-11-07", "--out", "s3://bucket/r.html"], "local file"),
+        (
+            ["--start", "2026-11-07", "--end", "2026-11-05"],
+            "--end 2026-11-05 is before --start 2026-11-07",
+        ),
+        (
+            ["--start", "2026-11-05", "--end", "2026-11-07", "--out", "s3://bucket/r.html"],
+            "local file",
+        ),
     ],
 )
 def test_cli_bad_input_exits_2_with_one_line(settings, capsys, argv, message):
@@ -457,7 +555,9 @@ def test_traffic_report_asset(settings):
     mapping = asset.get_partition_mapping(dg.AssetKey("site_daily"))
     assert (mapping.start_offset, mapping.end_offset) == (-59, 0)  # 30 days and the 30 before
 
-    result = dg.materialize([asset], partition_key="2026-11-07", instance=dg.DagsterInstance.ephemeral())
+    result = dg.materialize(
+        [asset], partition_key="2026-11-07", instance=dg.DagsterInstance.ephemeral()
+    )
     assert result.success
     [materialization] = result.asset_materializations_for_node("traffic_report")
     meta = materialization.metadata
@@ -467,3 +567,12 @@ def test_traffic_report_asset(settings):
     assert meta["pageviews"].value == 10449 + 10
     assert "| a.example | 10.1k | 10.4k | 10.2k |" in meta["summary"].value
     assert (settings.home / "report.html").read_text().count('data-metric="pageviews"') == 2
+
+
+def test_cli_unwritable_out_exits_2(settings, tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    out = blocker / "report.html"
+    assert cli.main(["report", "--start", "2026-11-05", "--end", "2026-11-07", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"edgestats: cannot write the report to {out}: ") and err.count("\n") == 1

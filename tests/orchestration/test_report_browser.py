@@ -41,8 +41,14 @@ pytestmark = pytest.mark.skipif(
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 VIEWPORTS = {"desktop": (1280, 800, False), "phone": (390, 844, True)}
 CHROME_FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
     "--disable-dev-shm-usage",
 )
 
@@ -154,7 +160,9 @@ def expected_from_tables(warehouse: Path, site: str, first: dt.date, last: dt.da
 def test_console_check_catches_errors(browser, tmp_path):
     """The console check below is only worth something if it can fail."""
     page = tmp_path / "broken.html"
-    page.write_text("<!DOCTYPE html><title>x</title><script>console.error('boom'); nope();</script>")
+    page.write_text(
+        "<!DOCTYPE html><title>x</title><script>console.error('boom'); nope();</script>"
+    )
     messages = open_page(browser, page, "desktop")
     assert [m["level"] for m in messages] == ["SEVERE", "SEVERE"]
     assert "nope is not defined" in messages[1]["message"]
@@ -183,8 +191,10 @@ def test_report_renders_with_the_table_numbers(browser, warehouse, tmp_path, vie
     for metric in ("bounce_rate", "visit_duration", "views_per_session", "bot_share"):
         assert float(a[metric][0]) == pytest.approx(expected[metric])
     assert (a["bounce_rate"][1], a["visit_duration"][1], a["bot_share"][1]) == (
-        format_percent(expected["bounce_rate"]), format_duration(expected["visit_duration"]),
-        format_percent(expected["bot_share"]))
+        format_percent(expected["bounce_rate"]),
+        format_duration(expected["visit_duration"]),
+        format_percent(expected["bot_share"]),
+    )
 
 
 def test_site_selector_switches_sections(browser, warehouse, tmp_path):
@@ -217,12 +227,15 @@ def test_strings_from_data_stay_text(browser, warehouse, tmp_path):
 
 
 def test_empty_range_and_single_day_render(browser, warehouse, tmp_path):
-    empty = save_report(build_report(warehouse, dt.date(2030, 1, 1), dt.date(2030, 1, 7)),
-                        tmp_path / "empty.html")
+    empty = save_report(
+        build_report(warehouse, dt.date(2030, 1, 1), dt.date(2030, 1, 7)), tmp_path / "empty.html"
+    )
     assert open_page(browser, empty, "phone") == []
-    assert browser.execute_script(
-        "return document.querySelector('[data-empty=report]').textContent"
-    ).strip().startswith("No traffic recorded from 2030-01-01 to 2030-01-07.")
+    assert (
+        browser.execute_script("return document.querySelector('[data-empty=report]').textContent")
+        .strip()
+        .startswith("No traffic recorded from 2030-01-01 to 2030-01-07.")
+    )
 
     day = save_report(build_report(warehouse, START, START), tmp_path / "day.html")
     for viewport in VIEWPORTS:
