@@ -118,12 +118,13 @@ def first_values(headers) -> dict[str, str]:
     if not isinstance(headers, dict):
         return out
     for name, entries in headers.items():
-        if not isinstance(name, str) or not isinstance(entries, list) or not entries:
+        try:  # the well-formed case without isinstance checks: this runs per request
+            value = entries[0]["value"]
+            name = name.lower()
+        except (TypeError, KeyError, IndexError, AttributeError):
             continue
-        first = entries[0]
-        value = first.get("value") if isinstance(first, dict) else None
-        if isinstance(value, str):
-            out.setdefault(name.lower(), value)
+        if type(value) is str and name not in out:
+            out[name] = value
     return out
 
 
