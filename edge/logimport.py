@@ -105,7 +105,8 @@ def log_files(paths: Iterable[str | Path]) -> list[Path]:
         else:
             raise ConfigError(f"import-logs: {str(p)!r} is not a file or directory; "
                               "give paths to CloudFront log files or folders of them")
-    return found
+    unique = {f.resolve(): f for f in reversed(found)}  # a file named twice is read once
+    return [unique[k] for k in dict.fromkeys(f.resolve() for f in found)]
 
 
 def _lines(path: Path, warn: TextIO) -> Iterator[bytes | None]:

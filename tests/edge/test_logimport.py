@@ -155,7 +155,9 @@ def test_cli_prints_one_summary_line(log_dir, edgestats_home, capsys):
 def test_reimport_overwrites_instead_of_adding(log_dir, settings, capsys):
     assert main(["import-logs", "--no-progress", str(log_dir)]) == 0
     first = sorted(p.name for p in settings.landing.rglob("*.gz"))
+    capsys.readouterr()
     assert main(["import-logs", "--no-progress", str(log_dir / "nested"), str(log_dir)]) == 0
+    assert capsys.readouterr().out == SUMMARY + "\n"  # a file named twice is read once
     again = sorted(p.name for p in settings.landing.rglob("*.gz"))
     assert again == first
     ids = [e["event_id"] for es in landing_events(settings).values() for e in es]
