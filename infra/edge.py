@@ -220,12 +220,10 @@ class EdgeStack(Stack):
             destination_resource_arn=stream_arn(logs_stream_name(self.opts)),
             output_format="json",
         )
-        delivery = logs.CfnDelivery(
+        logs.CfnDelivery(  # Ref and GetAtt below order it after the source and destination
             self,
             "AccessLogDelivery",
             delivery_source_name=source.ref,
             delivery_destination_arn=destination.attr_arn,
             record_fields=list(RECOMMENDED_STREAM_FIELDS),
         )
-        delivery.add_resource_dependency(source)
-        delivery.add_resource_dependency(destination)

@@ -191,7 +191,7 @@ class DeliveryStack(Stack):
             # CloudWatch Logs' delivery role may only write to streams tagged like this.
             tags=[{"key": "LogDeliveryEnabled", "value": "true"}] if processor is not None else None,
         )
-        stream.node.add_dependency(role)
+        stream.node.add_dependency(role.node.find_child("DefaultPolicy"))  # may write before start
         self._stream_alarms(id, name, with_processing=processor is not None)
         return stream
 

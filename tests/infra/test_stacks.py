@@ -1,0 +1,339 @@
+"""Stack contents, asserted on the synthesised templates (aws_cdk.assertions.Template)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from edge.logformat import RECOMMENDED_STREAM_FIELDS
+from edge.schema import FIELDS
+from infra.edge import ASSET_PATTERNS, VIEWER_HEADERS
+
+CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+
+
+def tpl(synth, stack) -> Template:
+    return Template.from_json(synth.template(stack))
+
+
+def resources(template: dict, type_: str) -> dict:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == type_}
+
+
+def only(template: dict, type_: str) -> dict:
+    found = list(resources(template, type_).values())
+    assert len(found) == 1, f"{len(found)} {type_}"
+    return found[0]["Properties"]
+
+
+def statements(template: dict) -> list[dict]:
+    out = []
+    for res in template["Resources"].values():
+        if res["Type"] in ("AWS::IAM::Policy", "AWS::IAM::Role"):
+            docs = [res["Properties"].get("PolicyDocument")] + [
+                p["PolicyDocument"] for p in res["Properties"].get("Policies", [])]
+            for doc in filter(None, docs):
+                out.extend(doc["Statement"])
+    return out
+
+
+def flat(value) -> str:
+    """A resource ARN expression as one string, tokens kept readable."""
+    return json.dumps(value, sort_keys=True)
+
+
+# ------------------------------------------------------------------ landing
+
+
+def test_landing_bucket_is_private_encrypted_tls_only_and_expires(synth):
+    t = tpl(synth, "Landing")
+    t.has_resource_properties("AWS::S3::Bucket", {
+        "BucketName": {"Fn::Join": ["", ["edgestats-landing-", {"Ref": "AWS::AccountId"},
+                                         "-eu-west-1"]]},
+        "PublicAccessBlockConfiguration": {
+            "BlockPublicAcls": True, "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
+        "BucketEncryption": {"ServerSideEncryptionConfiguration": [
+            {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
+        "LifecycleConfiguration": {"Rules": Match.array_with([
+            {"Id": "expire-raw-events", "ExpirationInDays": 400, "Status": "Enabled"}])},
+        "LoggingConfiguration": Match.object_like({"LogFilePrefix": "landing/"}),
+    })
+    t.has_resource_properties("AWS::S3::BucketPolicy", {"PolicyDocument": {"Statement":
+        Match.array_with([Match.object_like({
+            "Effect": "Deny", "Action": "s3:*",
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}})])}})
+
+
+def test_retention_days_come_from_context(synth_edge_door):
+    t = tpl(synth_edge_door, "Landing")
+    t.has_resource_properties("AWS::S3::Bucket", {"LifecycleConfiguration": {"Rules":
+        Match.array_with([Match.object_like({"Id": "expire-raw-events",
+                                             "ExpirationInDays": 30})])}})
+
+
+# ------------------------------------------------------------------ delivery
+
+
+def _streams(synth) -> dict[str, dict]:
+    t = synth.template("Delivery")
+    return {r["Properties"]["DeliveryStreamName"]: r["Properties"]
+            for r in resources(t, "AWS::KinesisFirehose::DeliveryStream").values()}
+
+
+def test_firehose_streams_write_the_design_prefixes_gzip_60s_5mib(synth):
+    streams = _streams(synth)
+    assert sorted(streams) == ["edgestats-events", "edgestats-logs"]
+    for props in streams.values():
+        s3 = props["ExtendedS3DestinationConfiguration"]
+        assert s3["Prefix"] == "events/dt=!{timestamp:yyyy-MM-dd}/"
+        assert s3["ErrorOutputPrefix"] == (
+            "errors/!{firehose:error-output-type}/dt=!{timestamp:yyyy-MM-dd}/")
+        assert s3["CompressionFormat"] == "GZIP"
+        assert s3["BufferingHints"] == {"IntervalInSeconds": 60, "SizeInMBs": 5}
+        assert s3["BucketARN"] == {"Fn::Join": ["", [
+            "arn:", {"Ref": "AWS::Partition"}, ":s3:::edgestats-landing-",
+            {"Ref": "AWS::AccountId"}, "-eu-west-1"]]}
+        assert props["DeliveryStreamEncryptionConfigurationInput"] == {"KeyType": "AWS_OWNED_CMK"}
+
+
+def test_only_the_log_stream_is_transformed_and_tagged_for_log_delivery(synth):
+    streams = _streams(synth)
+    events, logs = streams["edgestats-events"], streams["edgestats-logs"]
+    assert "ProcessingConfiguration" not in events["ExtendedS3DestinationConfiguration"]
+    assert {"Key": "LogDeliveryEnabled", "Value": "true"} not in events["Tags"]
+    proc = logs["ExtendedS3DestinationConfiguration"]["ProcessingConfiguration"]
+    params = {p["ParameterName"]: p["ParameterValue"] for p in proc["Processors"][0]["Parameters"]}
+    transform_id = next(iter(resources(synth.template("Delivery"), "AWS::Lambda::Function")))
+    assert params["LambdaArn"] == {"Fn::GetAtt": [transform_id, "Arn"]}
+    assert {"Key": "LogDeliveryEnabled", "Value": "true"} in logs["Tags"]
+    tpl(synth, "Delivery").has_resource_properties("AWS::Lambda::Function", {
+        "Handler": "edge.transform.handler", "Runtime": "python3.13",
+        "FunctionName": "edgestats-transform"})
+
+
+def test_alarms_cover_delivery_failures_lag_throttling_and_the_transform(synth):
+    alarms = resources(synth.template("Delivery"), "AWS::CloudWatch::Alarm").values()
+    seen = sorted((a["Properties"].get("MetricName"),
+                   (a["Properties"].get("Dimensions") or [{}])[0].get("Value"))
+                  for a in alarms)
+    fn = {"Ref": next(iter(resources(synth.template("Delivery"), "AWS::Lambda::Function")))}
+    assert seen == sorted([
+        ("DeliveryToS3.Success", "edgestats-events"), ("DeliveryToS3.Success", "edgestats-logs"),
+        ("DeliveryToS3.DataFreshness", "edgestats-events"),
+        ("DeliveryToS3.DataFreshness", "edgestats-logs"),
+        ("ThrottledRecords", "edgestats-events"), ("ThrottledRecords", "edgestats-logs"),
+        ("ExecuteProcessing.Success", "edgestats-logs"),
+        ("Errors", fn), ("Throttles", fn),
+    ], key=str)
+
+
+def test_firehose_roles_write_only_under_events_and_errors(synth):
+    for st in statements(synth.template("Delivery")):
+        actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+        if "s3:PutObject" in actions:
+            assert [flat(r).split("eu-west-1")[-1] for r in st["Resource"]] == [
+                '/events/*"]]}', '/errors/*"]]}']
+
+
+# ------------------------------------------------------------------ salts
+
+
+def test_salt_rotation_runs_hourly_and_may_touch_only_salt_parameters(synth):
+    t = synth.template("Salts")
+    tpl(synth, "Salts").has_resource_properties("AWS::Lambda::Function", {
+        "Handler": "edge.rotate_salts.handler", "Runtime": "python3.13"})
+    tpl(synth, "Salts").has_resource_properties("AWS::Events::Rule",
+                                                 {"ScheduleExpression": "rate(1 hour)"})
+    ssm = [s for s in statements(t) if any(a.startswith("ssm:") for a in
+                                           (s["Action"] if isinstance(s["Action"], list) else [s["Action"]]))]
+    assert ssm and all("parameter/edgestats/salt" in flat(s["Resource"]) for s in ssm)
+
+
+# ------------------------------------------------------------------ edge
+
+
+def _distribution(synth) -> dict:
+    return only(synth.template("Edge"), "AWS::CloudFront::Distribution")["DistributionConfig"]
+
+
+def test_tracker_behaviour_comes_first_and_runs_the_function_with_body(synth):
+    behaviours = _distribution(synth)["CacheBehaviors"]
+    first = behaviours[0]
+    assert first["PathPattern"] == "/_e/*"
+    assert first["CachePolicyId"] == CACHING_DISABLED
+    assert "POST" in first["AllowedMethods"] and "OPTIONS" in first["AllowedMethods"]
+    (assoc,) = first["LambdaFunctionAssociations"]
+    assert assoc["EventType"] == "viewer-request" and assoc["IncludeBody"] is True
+
+
+def test_assets_never_invoke_the_function(synth, synth_edge_door):
+    for s in (synth, synth_edge_door):
+        behaviours = {b["PathPattern"]: b for b in _distribution(s)["CacheBehaviors"]}
+        assert sorted(behaviours) == sorted(("/_e/*", *ASSET_PATTERNS))
+        for pattern in ASSET_PATTERNS:
+            assert "LambdaFunctionAssociations" not in behaviours[pattern], pattern
+
+
+def test_log_stream_door_keeps_pages_function_free_and_cached(synth):
+    default = _distribution(synth)["DefaultCacheBehavior"]
+    assert "LambdaFunctionAssociations" not in default
+    assert default["CachePolicyId"] == CACHING_OPTIMIZED
+
+
+def test_standard_logging_v2_delivers_to_the_logs_stream(synth):
+    t = synth.template("Edge")
+    source = only(t, "AWS::Logs::DeliverySource")
+    assert source["LogType"] == "ACCESS_LOGS"
+    dist_id = next(iter(resources(t, "AWS::CloudFront::Distribution")))
+    assert dist_id in flat(source["ResourceArn"])
+    destination = only(t, "AWS::Logs::DeliveryDestination")
+    assert destination["OutputFormat"] == "json"
+    assert flat(destination["DestinationResourceArn"]).endswith(
+        ':firehose:us-east-1:", {"Ref": "AWS::AccountId"}, ":deliverystream/edgestats-logs"]]}')
+    delivery = only(t, "AWS::Logs::Delivery")
+    assert delivery["RecordFields"] == list(RECOMMENDED_STREAM_FIELDS)
+
+
+def test_edge_door_on_origin_request_disables_caching_for_pages(synth_edge_door):
+    t = synth_edge_door.template("Edge")
+    default = _distribution(synth_edge_door)["DefaultCacheBehavior"]
+    (assoc,) = default["LambdaFunctionAssociations"]
+    assert assoc["EventType"] == "origin-request"
+    assert default["CachePolicyId"] == CACHING_DISABLED
+    assert not resources(t, "AWS::Logs::Delivery")
+    assert not resources(t, "AWS::S3::Bucket")  # an existing origin: no site bucket
+    origin = _distribution(synth_edge_door)["Origins"][0]
+    assert origin["DomainName"] == "origin.example.com"
+    assert origin["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
+
+
+def test_site_bucket_is_served_through_origin_access_control(synth):
+    t = synth.template("Edge")
+    only(t, "AWS::CloudFront::OriginAccessControl")
+    origin = _distribution(synth)["Origins"][0]
+    assert "OriginAccessControlId" in origin
+
+
+def test_origin_request_policy_forwards_viewer_headers(synth, synth_edge_door):
+    policy = only(synth.template("Edge"), "AWS::CloudFront::OriginRequestPolicy")
+    headers = policy["OriginRequestPolicyConfig"]["HeadersConfig"]
+    assert headers["HeaderBehavior"] == "whitelist"
+    assert headers["Headers"] == list(VIEWER_HEADERS)
+    policy = only(synth_edge_door.template("Edge"), "AWS::CloudFront::OriginRequestPolicy")
+    headers = policy["OriginRequestPolicyConfig"]["HeadersConfig"]["Headers"]
+    assert len(headers) == 10 and "User-Agent" in headers and "Referer" in headers
+
+
+def test_response_headers_policy_sets_security_headers(synth):
+    cfg = only(synth.template("Edge"), "AWS::CloudFront::ResponseHeadersPolicy")
+    sec = cfg["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+    assert sec["StrictTransportSecurity"]["AccessControlMaxAgeSec"] == 31536000
+    assert sec["ReferrerPolicy"]["ReferrerPolicy"] == "strict-origin-when-cross-origin"
+
+
+def test_edge_function_is_python_313_and_may_only_put_to_its_stream(synth):
+    t = synth.template("Edge")
+    tpl(synth, "Edge").has_resource_properties("AWS::Lambda::Function", {
+        "Handler": "edge.handler.handler", "Runtime": "python3.13", "MemorySize": 128,
+        "Timeout": 5, "FunctionName": "edgestats-edge"})
+    role = only(t, "AWS::IAM::Role")
+    principals = [st["Principal"]["Service"] for st in role["AssumeRolePolicyDocument"]["Statement"]]
+    assert sorted(principals) == ["edgelambda.amazonaws.com", "lambda.amazonaws.com"]
+    by_action = {}
+    for st in statements(t):
+        for a in st["Action"] if isinstance(st["Action"], list) else [st["Action"]]:
+            by_action[a] = flat(st["Resource"])
+    assert by_action["firehose:PutRecord"].endswith(':deliverystream/edgestats-events"]]}')
+    assert by_action["ssm:GetParameter"].endswith(':parameter/edgestats/salt/*"]]}')
+
+
+# ------------------------------------------------------------------ analytics
+
+
+def _tables(synth) -> dict[str, dict]:
+    t = synth.template("Analytics")
+    return {r["Properties"]["TableInput"]["Name"]: r["Properties"]["TableInput"]
+            for r in resources(t, "AWS::Glue::Table").values()}
+
+
+def test_raw_events_columns_are_derived_from_the_edge_schema(synth):
+    raw = _tables(synth)["raw_events"]
+    glue_type = {"int": "int", "string": "string", "bool": "boolean"}
+    assert raw["StorageDescriptor"]["Columns"] == [
+        {"Name": f.name, "Type": glue_type[f.type]} for f in FIELDS]
+    assert raw["PartitionKeys"] == [{"Name": "dt", "Type": "string"}]
+    sd = raw["StorageDescriptor"]
+    assert sd["SerdeInfo"]["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"
+    assert sd["Location"] == {"Fn::Join": ["", ["s3://edgestats-landing-",
+                                                 {"Ref": "AWS::AccountId"}, "-eu-west-1/events/"]]}
+
+
+def test_warehouse_tables_are_parquet_partitioned_by_dt(synth):
+    tables = _tables(synth)
+    assert sorted(tables) == sorted([
+        "raw_events", "events", "site_daily", "page_daily", "source_daily", "geo_daily",
+        "tech_daily", "site_hourly", "event_daily", "bot_daily"])
+    for name, t in tables.items():
+        if name == "raw_events":
+            continue
+        assert t["PartitionKeys"] == [{"Name": "dt", "Type": "string"}]
+        assert t["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"].endswith(
+            "ParquetHiveSerDe")
+        assert flat(t["StorageDescriptor"]["Location"]).endswith(f'/{name}/"]]}}')
+    assert [c["Name"] for c in tables["site_daily"]["StorageDescriptor"]["Columns"]] == [
+        "site", "pageviews", "visitors", "sessions", "bounces", "bounce_rate",
+        "avg_visit_duration_s", "views_per_session"]
+
+
+def test_crawler_crawls_only_the_raw_events_catalog_table(synth):
+    crawler = only(synth.template("Analytics"), "AWS::Glue::Crawler")
+    assert crawler["Name"] == "edgestats-raw-events"
+    assert crawler["Targets"] == {"CatalogTargets": [
+        {"DatabaseName": "edgestats", "Tables": ["raw_events"]}]}
+    assert crawler["SchemaChangePolicy"] == {"UpdateBehavior": "LOG", "DeleteBehavior": "LOG"}
+
+
+def test_athena_workgroup_enforces_location_encryption_and_cutoff(synth):
+    wg = only(synth.template("Analytics"), "AWS::Athena::WorkGroup")
+    cfg = wg["WorkGroupConfiguration"]
+    assert wg["Name"] == "edgestats"
+    assert cfg["EnforceWorkGroupConfiguration"] is True
+    assert cfg["BytesScannedCutoffPerQuery"] == 10 * 1024**3
+    assert cfg["ResultConfiguration"]["EncryptionConfiguration"] == {"EncryptionOption": "SSE_S3"}
+    assert flat(cfg["ResultConfiguration"]["OutputLocation"]).endswith('/results/"]]}')
+
+
+def test_dagster_role_is_scoped_to_these_resources(synth):
+    t = synth.template("Analytics")
+    role_policy = next(r for k, r in resources(t, "AWS::IAM::Policy").items()
+                       if k.startswith("DagsterRole"))
+    sts = {s["Sid"]: s for s in role_policy["Properties"]["PolicyDocument"]["Statement"]}
+    assert sorted(sts) == ["Athena", "Catalog", "Crawler", "ListBuckets", "ReadLanding",
+                           "WriteWarehouseAndResults"]
+    assert sts["ReadLanding"]["Action"] == "s3:GetObject"
+    assert flat(sts["Crawler"]["Resource"]).endswith(':crawler/edgestats-raw-events"]]}')
+    assert flat(sts["Athena"]["Resource"]).endswith(':workgroup/edgestats"]]}')
+    assert flat(sts["Catalog"]["Resource"]).count("edgestats") == 2  # database/ and table/
+
+
+@pytest.mark.parametrize("stack", ["Landing", "Delivery", "Salts", "Edge", "Analytics"])
+def test_no_statement_grants_every_resource_or_every_action(synth, stack):
+    for st in statements(synth.template(stack)):
+        actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+        res = st.get("Resource", [])
+        res = res if isinstance(res, list) else [res]
+        if st["Effect"] == "Allow":
+            assert "*" not in res, st
+            assert not any(a.endswith(":*") or a == "*" for a in actions), st
+
+
+def test_dagster_outputs_name_the_settings_variables(synth):
+    outputs = synth.template("Analytics")["Outputs"]
+    names = {o.get("Description") for o in outputs.values()}
+    assert {"EDGESTATS_BACKEND", "EDGESTATS_AWS_REGION", "EDGESTATS_ATHENA_WORKGROUP",
+            "EDGESTATS_GLUE_DATABASE", "EDGESTATS_ATHENA_OUTPUT", "EDGESTATS_LANDING_URI",
+            "EDGESTATS_WAREHOUSE_URI", "EDGESTATS_GLUE_CRAWLER"} <= names
