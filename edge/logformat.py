@@ -208,6 +208,9 @@ def make_hit(values: Sequence[str], fallback_id: str, ingest: str,
     )
     if is_pixel:
         return _pixel_hit(hit)
+    # The page-view rule has passed above, on the same path normalise() would check;
+    # marking the hit as declared spares normalise() the second, identical check.
+    hit.declared = True
     return hit
 
 
