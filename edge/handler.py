@@ -35,7 +35,7 @@ from urllib.parse import parse_qsl
 
 from edge.config import EdgeConfig
 from edge.normalize import Hit, Skip, normalise, normalise_site, page_hit_from_url
-from edge.salts import MemorySaltStore, SaltStore
+from edge.salts import SaltStore
 from edge.schema import encode
 
 log = logging.getLogger("edgestats.edge")
@@ -86,10 +86,12 @@ def _get_config() -> EdgeConfig:
 
 
 def _get_salts() -> SaltStore:
-    # Issue 4 replaces this default with the SSM Parameter Store salt store.
+    # On Lambda: the daily salts in SSM, shared by every container and region.
     global _salts
     if _salts is None:
-        _salts = MemorySaltStore()
+        from edge.ssm_salts import SsmSaltStore
+
+        _salts = SsmSaltStore.from_config(_get_config())
     return _salts
 
 

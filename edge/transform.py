@@ -36,7 +36,7 @@ from functools import lru_cache
 from edge.config import EdgeConfig
 from edge.logformat import LEGACY_FIELDS, Malformed, W3CLayout, hit_from_record
 from edge.normalize import Hit, Skip, normalise, normalise_site
-from edge.salts import MemorySaltStore, SaltStore
+from edge.salts import SaltStore
 from edge.schema import encode
 
 INGEST = "log-stream"
@@ -50,8 +50,8 @@ _config: EdgeConfig | None = None
 def configure(salts: SaltStore | None = None, config: EdgeConfig | None = None) -> None:
     """Inject the salt store and config (tests; the SSM salt store of issue 4).
 
-    Default salts are a `MemorySaltStore`: one per warm Lambda container, so visitor
-    ids only agree within a container until the shared SSM store replaces it.
+    Default salts are the SSM Parameter Store salts (`edge.ssm_salts`), so visitor ids
+    agree across containers.
     """
     global _salts, _config
     _salts = salts
@@ -60,10 +60,12 @@ def configure(salts: SaltStore | None = None, config: EdgeConfig | None = None) 
 
 def _state() -> tuple[SaltStore, EdgeConfig]:
     global _salts, _config
-    if _salts is None:
-        _salts = MemorySaltStore()
     if _config is None:
         _config = EdgeConfig.load()
+    if _salts is None:  # on Lambda: the daily salts in SSM, shared by every container
+        from edge.ssm_salts import SsmSaltStore
+
+        _salts = SsmSaltStore.from_config(_config)
     return _salts, _config
 
 
