@@ -33,6 +33,7 @@ class Settings:
     warehouse_uri: str | None = None
     glue_crawler: str | None = None
     crawler_mode: str = "partition-api"  # crawler | partition-api
+    crawler_timeout_seconds: float = 1800.0  # how long a crawl may take before the run fails
     firehose_stream: str = "edgestats"
     firehose_buffer_seconds: float = 60.0
     firehose_buffer_bytes: int = 5 * 1024 * 1024
@@ -93,6 +94,7 @@ class Settings:
             warehouse_uri=e.get("EDGESTATS_WAREHOUSE_URI"),
             glue_crawler=e.get("EDGESTATS_GLUE_CRAWLER"),
             crawler_mode=crawler_mode,
+            crawler_timeout_seconds=number("EDGESTATS_CRAWLER_TIMEOUT_SECONDS", 1800.0, 1.0),
             firehose_stream=e.get("EDGESTATS_FIREHOSE_STREAM", "edgestats"),
             firehose_buffer_seconds=number("EDGESTATS_FIREHOSE_BUFFER_SECONDS", 60.0, 1.0),
             firehose_buffer_bytes=int(number("EDGESTATS_FIREHOSE_BUFFER_BYTES", 5 * 1024 * 1024, 1)),

@@ -154,6 +154,11 @@ class WriteResult:
     bytes_written: int
     bytes_scanned: int | None = None  # what the engine reports it read, where it can
     seconds: float = 0.0
+    # where the engine reports them (Athena): its query ids, its own execution time, and
+    # the scan cost at list price; None/empty for the local backend
+    query_ids: list[str] = field(default_factory=list)
+    engine_seconds: float | None = None
+    cost_usd: float | None = None
 
     @property
     def rows(self) -> int:
@@ -164,6 +169,11 @@ class WriteResult:
 class QueryResult:
     columns: list[str]
     rows: list[tuple]
+    # what the engine reports about the statement, where it can (Athena)
+    query_id: str | None = None
+    bytes_scanned: int | None = None
+    engine_seconds: float | None = None
+    cost_usd: float | None = None
 
     def records(self) -> list[dict]:
         return [dict(zip(self.columns, r, strict=True)) for r in self.rows]
