@@ -1,8 +1,9 @@
 """Glue table definitions: `raw_events` from the edge schema, `events` and the summaries.
 
 `raw_events` columns are derived from `edge.schema.FIELDS`, never restated.  The
-warehouse tables follow DESIGN section 6 and are defined here, in one place, until
-`orchestration/sql/` carries their DDL; keep the two in step.
+warehouse tables are the pipeline's own declaration, `orchestration.tables`, whose SQL
+writes them; the copy below (DESIGN section 6) is used only where that module is
+absent, and a test keeps the two identical.
 """
 
 from __future__ import annotations
@@ -16,7 +17,13 @@ RAW_EVENTS = "raw_events"
 EVENTS = "events"
 
 # Columns the clean `events` table adds to the schema fields (sessionisation, DESIGN 4).
-SESSION_COLUMNS: tuple[tuple[str, str], ...] = (("session_id", "string"),)
+SESSION_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("event_ts", "timestamp"),
+    ("session_id", "string"),
+    ("is_session_start", "boolean"),
+    ("is_entry", "boolean"),
+    ("is_exit", "boolean"),
+)
 
 _COUNT = "bigint"
 SUMMARIES: dict[str, tuple[tuple[str, str], ...]] = {
@@ -43,7 +50,7 @@ SUMMARIES: dict[str, tuple[tuple[str, str], ...]] = {
         ("visitors", _COUNT), ("pageviews", _COUNT),
     ),
     "site_hourly": (
-        ("site", "string"), ("hour", "int"), ("pageviews", _COUNT), ("visitors", _COUNT),
+        ("site", "string"), ("hour", _COUNT), ("pageviews", _COUNT), ("visitors", _COUNT),
     ),
     "event_daily": (
         ("site", "string"), ("event_name", "string"), ("events", _COUNT), ("visitors", _COUNT),
@@ -56,6 +63,14 @@ def raw_event_columns() -> tuple[tuple[str, str], ...]:
     return tuple((f.name, GLUE_TYPES[f.type]) for f in FIELDS)
 
 
+def own_warehouse_tables() -> dict[str, tuple[tuple[str, str], ...]]:
+    return {EVENTS: raw_event_columns() + SESSION_COLUMNS, **SUMMARIES}
+
+
 def warehouse_tables() -> dict[str, tuple[tuple[str, str], ...]]:
     """Every Parquet table in the warehouse bucket, each partitioned by `dt`."""
-    return {EVENTS: raw_event_columns() + SESSION_COLUMNS, **SUMMARIES}
+    try:
+        from orchestration.tables import WAREHOUSE_TABLES
+    except ImportError:
+        return own_warehouse_tables()
+    return dict(WAREHOUSE_TABLES)

@@ -289,6 +289,21 @@ def test_warehouse_tables_are_parquet_partitioned_by_dt(synth):
         "avg_visit_duration_s", "views_per_session"]
 
 
+def test_events_table_carries_the_session_columns(synth):
+    cols = _tables(synth)["events"]["StorageDescriptor"]["Columns"]
+    assert cols[len(FIELDS):] == [
+        {"Name": "event_ts", "Type": "timestamp"}, {"Name": "session_id", "Type": "string"},
+        {"Name": "is_session_start", "Type": "boolean"}, {"Name": "is_entry", "Type": "boolean"},
+        {"Name": "is_exit", "Type": "boolean"}]
+
+
+def test_infra_table_copy_matches_the_pipeline_declaration():
+    from infra.tables import own_warehouse_tables
+
+    pipeline = pytest.importorskip("orchestration.tables")
+    assert own_warehouse_tables() == pipeline.WAREHOUSE_TABLES
+
+
 def test_crawler_crawls_only_the_raw_events_catalog_table(synth):
     crawler = only(synth.template("Analytics"), "AWS::Glue::Crawler")
     assert crawler["Name"] == "edgestats-raw-events"
