@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import gc
 import logging
 import os
@@ -148,13 +149,21 @@ def generated_response(response: dict, keep_alive: bool, head: bool) -> bytes:
 def origin_response(method: str, uri: str, keep_alive: bool) -> bytes:
     """What the tiny origin behind the local CloudFront answers."""
     if method not in ("GET", "HEAD"):
+        return _origin_bytes(405, keep_alive, False)
+    status = 200 if is_page_path(normalise_path(uri)) else 404
+    return _origin_bytes(status, keep_alive, method == "HEAD")
+
+
+@functools.cache
+def _origin_bytes(status: int, keep_alive: bool, head: bool) -> bytes:
+    """The origin's answers never vary, so each is serialised once."""
+    if status == 405:
         return http_response(405, [("Allow", "GET, HEAD")], b"", keep_alive)
-    if not is_page_path(normalise_path(uri)):
+    if status == 404:
         return http_response(404, [("Content-Type", "text/html; charset=utf-8")],
-                             NOT_FOUND_HTML, keep_alive, method == "HEAD")
+                             NOT_FOUND_HTML, keep_alive, head)
     return http_response(200, [("Content-Type", "text/html; charset=utf-8"),
-                               ("Cache-Control", "no-cache")],
-                         PAGE_HTML, keep_alive, method == "HEAD")
+                               ("Cache-Control", "no-cache")], PAGE_HTML, keep_alive, head)
 
 
 def respond(method: str, url: str, headers: list[tuple[str, str]], peer_ip: str,
@@ -256,7 +265,7 @@ class HttpConnection(asyncio.Protocol):
         self.server.requests += 1
         try:
             out = respond(method, self.url.decode("latin-1"), self.headers, self.peer_ip,
-                          bytes(self.body), keep_alive)
+                          bytes(self.body) if self.body else b"", keep_alive)
         except Exception as e:  # the handler fails open; this is the collector's own bug
             log.error("edgestats collector could not answer a request: %s", type(e).__name__)
             out = http_response(500, [], b"", keep_alive=False)
