@@ -241,6 +241,7 @@ def clean_event_name(name: str | None) -> str | None:
 
 _cached_path = lru_cache(maxsize=8192)(normalise_path)
 _cached_site = lru_cache(maxsize=1024)(normalise_site)
+_cached_page_view_rule = lru_cache(maxsize=8192)(page_view_rule)
 _cached_referrer_host = lru_cache(maxsize=4096)(referrer_host)
 
 
@@ -249,7 +250,7 @@ def normalise(hit: Hit, salts: SaltStore) -> dict:
     path = _cached_path(hit.uri or "/")
     event_name = None if hit.event_name is None else clean_event_name(hit.event_name)
     if not hit.declared and event_name is None:
-        reason = page_view_rule(hit.method.upper(), hit.status, path)
+        reason = _cached_page_view_rule(hit.method.upper(), hit.status, path)
         if reason:
             raise Skip(reason)
 

@@ -8,6 +8,7 @@ restates the field list.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 try:  # optional: ~15x faster encoding; the output is byte-identical either way
@@ -109,6 +110,18 @@ def validate(event: dict) -> list[str]:
     return problems
 
 
+# orjson writes these raw (always inside JSON strings) where ensure_ascii escapes them.
+_NOT_ASCII_JSON = re.compile("[\x7f-\U0010ffff]")
+
+
+def _ascii_escape(m: re.Match) -> str:
+    c = ord(m.group())
+    if c < 0x10000:
+        return f"\\u{c:04x}"
+    c -= 0x10000  # astral: a UTF-16 surrogate pair, as json writes it
+    return f"\\u{0xD800 | (c >> 10):04x}\\u{0xDC00 | (c & 0x3FF):04x}"
+
+
 def encode(event: dict) -> bytes:
     """One NDJSON line, as the Firehose record carries it."""
     if orjson is not None:
@@ -117,9 +130,9 @@ def encode(event: dict) -> bytes:
         except TypeError:  # e.g. lone surrogates, huge ints: json handles these
             pass
         else:
-            # orjson writes non-ASCII and DEL raw where json's ensure_ascii escapes them.
             if line.isascii() and b"\x7f" not in line:
                 return line + b"\n"
+            return (_NOT_ASCII_JSON.sub(_ascii_escape, line.decode()) + "\n").encode("ascii")
     return (json.dumps(event, separators=(",", ":"), ensure_ascii=True) + "\n").encode("ascii")
 
 
