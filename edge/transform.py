@@ -17,10 +17,12 @@ canonical event (ingest `log-stream`) through the one normaliser:
   (`is_bot` true): summaries leave them out but `bot_daily` counts them.
 * Dropped: nothing but requests that are not page views (assets, errors, POSTs) or
   sites outside `EdgeConfig.allowed_sites`.
-* ProcessingFailed: garbage (not base64, not UTF-8, no readable log record).
-  Firehose then writes the ORIGINAL record, raw IP and User-Agent included, under
-  `errors/processing-failed/`; that prefix needs a short expiry.  `GARBAGE_RESULT`
-  is the one place to answer Dropped instead, if even that is too much.
+* Garbage (not base64, not UTF-8, no readable log record) is answered Dropped too,
+  and counted as `garbage` in the log line.  Firehose would write a ProcessingFailed
+  record's ORIGINAL bytes (raw IP and User-Agent included) under
+  `errors/processing-failed/`, and raw IPs and User-Agents are never written to S3
+  (DESIGN section 2), so that result is never used; `GARBAGE_RESULT` is the one place
+  that decides it.
 
 The handler never raises: a crash would make Firehose retry the whole batch.
 """
@@ -41,7 +43,7 @@ from edge.schema import encode
 
 INGEST = "log-stream"
 OK, DROPPED, FAILED = "Ok", "Dropped", "ProcessingFailed"
-GARBAGE_RESULT = FAILED
+GARBAGE_RESULT = DROPPED  # never FAILED: see the module docstring
 
 _salts: SaltStore | None = None
 _config: EdgeConfig | None = None
@@ -145,10 +147,13 @@ def transform_record(record: dict, salts: SaltStore, config: EdgeConfig) -> dict
     def result(kind: str, data: str = original) -> dict:
         return {"recordId": record_id, "result": kind, "data": data}
 
+    def garbage() -> dict:
+        return {**result(GARBAGE_RESULT), "garbage": True}
+
     try:
         text = base64.b64decode(original, validate=True).decode("utf-8")
     except (binascii.Error, ValueError):
-        return result(GARBAGE_RESULT)
+        return garbage()
     counts: Counter = Counter()
     hits = _Reader(config).hits(text, str(record_id), counts)
     allowed = {normalise_site(s) for s in config.allowed_sites}
@@ -166,7 +171,7 @@ def transform_record(record: dict, salts: SaltStore, config: EdgeConfig) -> dict
     if lines:
         return result(OK, _b64(b"".join(lines)))
     if counts["bad"] and sum(counts.values()) == counts["bad"]:
-        return result(GARBAGE_RESULT)
+        return garbage()
     return result(DROPPED)
 
 
@@ -186,7 +191,9 @@ def handler(event, context=None) -> dict:
         except Exception:  # fail open: one bad record must not fail the batch
             data = record.get("data")
             entry = {"recordId": record.get("recordId"), "result": GARBAGE_RESULT,
-                     "data": data if isinstance(data, str) else ""}
+                     "data": data if isinstance(data, str) else "", "garbage": True}
+        if entry.pop("garbage", False):
+            tally["garbage"] += 1
         tally[entry["result"]] += 1
         out.append(entry)
     # Counts only: never a Hit, an IP or a User-Agent.

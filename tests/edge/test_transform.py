@@ -95,7 +95,7 @@ def test_results_per_record_in_order():
     ), None)
     assert [(r["recordId"], r["result"]) for r in out["records"]] == [
         ("r0", "Ok"), ("r1", "Dropped"), ("r2", "Dropped"), ("r3", "Dropped"), ("r4", "Ok"),
-        ("r5", "ProcessingFailed"), ("r6", "ProcessingFailed"), ("r7", "ProcessingFailed"),
+        ("r5", "Dropped"), ("r6", "Dropped"), ("r7", "Dropped"),
     ]
     [bot] = decoded(out["records"][4])
     assert (bot["is_bot"], bot["device_type"], bot["browser"]) == (True, "bot", "bingbot")
@@ -104,12 +104,12 @@ def test_results_per_record_in_order():
         v2_json(), v2_json(**{"cs-uri-stem": "/assets/app.js"}))["records"][1]["data"]
 
 
-def test_not_base64_is_processing_failed():
+def test_not_base64_is_dropped_never_processing_failed():
+    # ProcessingFailed would make Firehose write the raw record (IP, UA) to errors/.
     event = firehose_event("x")
     event["records"][0]["data"] = "%%% not base64 %%%"
     [entry] = transform.handler(event, None)["records"]
-    assert entry == {"recordId": "r0", "result": "ProcessingFailed",
-                     "data": "%%% not base64 %%%"}
+    assert entry == {"recordId": "r0", "result": "Dropped", "data": "%%% not base64 %%%"}
 
 
 def test_many_records_in_one_keep_only_the_events():
@@ -192,7 +192,7 @@ def test_handler_logs_counts_only(capsys):
     transform.handler(firehose_event(v2_json(), "garbage"), None)
     out = capsys.readouterr().out
     assert json.loads(out) == {"edgestats": "transform", "records": 2, "Ok": 1,
-                               "ProcessingFailed": 1}
+                               "Dropped": 1, "garbage": 1}
 
 
 @pytest.mark.parametrize("event", [None, 42, "x", {}, {"records": None}, {"records": "x"},
@@ -231,7 +231,7 @@ def test_fuzz_every_record_answered_never_raises(payloads):
     out = transform.handler(event, None)["records"]
     assert [e["recordId"] for e in out] == [r["recordId"] for r in event["records"]]
     for entry in out:
-        assert entry["result"] in ("Ok", "Dropped", "ProcessingFailed")
+        assert entry["result"] in ("Ok", "Dropped")
         if entry["result"] == "Ok":
             for ev in decoded(entry):
                 assert validate(ev) == []
