@@ -1,0 +1,395 @@
+"""The `local` backend: DuckDB in-process over folders (DESIGN 5 and 7).
+
+- `raw_events` is read with DuckDB's JSON reader straight from the landing folders
+  registered by the crawl (`<home>/catalog/raw_events.json`); malformed lines read as
+  NULL rows, exactly like Athena's JSON SerDe with `ignore.malformed.json`.
+- `events` and the summaries are Parquet under `<warehouse>/<table>/dt=<day>/`, read
+  through views with hive partitioning (`dt` is a string, as in Glue).
+- Statements arrive in Athena dialect and are transpiled by sqlglot.
+- A write goes to `<warehouse>/.staging/`, then each day's folder is swapped in by
+  rename, under a per-(table, day) file lock.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+import uuid
+import zlib
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import sqlglot
+from filelock import FileLock
+
+from edge.config import Settings
+from edge.schema import COLUMNS
+from orchestration.engine import (
+    DayRange,
+    Engine,
+    QueryResult,
+    RawFolder,
+    RawRegistration,
+    RawScan,
+    WriteResult,
+)
+from orchestration.tables import (
+    DUCKDB_TYPES,
+    PARTITION_COLUMN,
+    RAW_EVENT_COLUMNS,
+    WAREHOUSE_TABLES,
+)
+
+LOCK_TIMEOUT_S = 600
+_SNIFF_BYTES = 4096  # read a gzip object in small steps until its first line is out
+_IO_ERROR_PATH = re.compile(r"(/\S+?\.(?:gz|ndjson|json))\b")
+
+
+@lru_cache(maxsize=256)
+def to_duckdb(sql: str) -> str:
+    """Athena (Trino) SQL -> DuckDB SQL."""
+    out = sqlglot.transpile(sql, read="athena", write="duckdb")
+    if len(out) != 1:
+        raise ValueError("expected exactly one SQL statement")
+    return out[0]
+
+
+def _sql_string(text: str) -> str:
+    """A DuckDB string literal for a path we built ourselves."""
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def _columns_struct(columns) -> str:
+    return "{" + ", ".join(f"'{n}': '{DUCKDB_TYPES[t]}'" for n, t in columns) + "}"
+
+
+def _empty_select(columns) -> str:
+    """A typed SELECT with no rows, for tables that have no files yet."""
+    cols = [f"CAST(NULL AS {DUCKDB_TYPES[t]}) AS {n}" for n, t in columns]
+    cols.append(f"CAST(NULL AS VARCHAR) AS {PARTITION_COLUMN}")
+    return f"SELECT {', '.join(cols)} WHERE false"
+
+
+def _first_line(path: Path) -> bytes:
+    """The first line of a gzip object without inflating the whole thing."""
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    with open(path, "rb") as f:
+        out = b""
+        while b"\n" not in out:
+            chunk = f.read(_SNIFF_BYTES)
+            if not chunk:
+                out += d.flush()
+                break
+            out += d.decompress(chunk)
+            if len(out) > 4 * 1024 * 1024:
+                break
+    return out.split(b"\n", 1)[0]
+
+
+def _salvage(path: Path, dest: Path) -> int:
+    """Inflate a damaged gzip object up to the damage and keep its complete lines.
+
+    Returns the number of bytes kept (0: nothing usable).  The partial last line is
+    dropped; it would be one malformed row.
+    """
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    kept = bytearray()
+    with open(path, "rb") as f:
+        while True:
+            chunk = f.read(1 << 20)
+            if not chunk:
+                break
+            try:
+                kept += d.decompress(chunk)
+            except zlib.error:
+                break
+            if d.eof:  # a further gzip member follows: keep going with a fresh one
+                rest = d.unused_data
+                d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                try:
+                    kept += d.decompress(rest)
+                except zlib.error:
+                    break
+    cut = kept.rfind(b"\n")
+    good = bytes(kept[: cut + 1]) if cut >= 0 else b""
+    if good:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(good)
+    return len(good)
+
+
+class LocalEngine(Engine):
+    name = "local"
+
+    def __init__(self, settings: Settings, memory_limit: str = "1GB", threads: int | None = None):
+        self.settings = settings
+        self.landing = settings.landing
+        self.warehouse = settings.warehouse
+        self.catalog_file = settings.home / "catalog" / "raw_events.json"
+        self.lock_dir = settings.home / "locks"
+        self.tmp_root = settings.home / "tmp"
+        self.tmp_root.mkdir(parents=True, exist_ok=True)
+        self.con = duckdb.connect(
+            config={
+                "memory_limit": memory_limit,
+                "temp_directory": str(self.tmp_root / "duckdb"),
+                **({"threads": threads} if threads else {}),
+            }
+        )
+        self.con.execute("SET TimeZone = 'UTC'")
+        self._raw_scoped = False
+        self._refresh_views()
+
+    # ------------------------------------------------------------------ catalog
+
+    def _catalog(self) -> dict:
+        if not self.catalog_file.exists():
+            return {"partitions": {}}
+        return json.loads(self.catalog_file.read_text())
+
+    def _save_catalog(self, catalog: dict) -> None:
+        self.catalog_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.catalog_file.with_name(f".{self.catalog_file.name}.{uuid.uuid4().hex}")
+        tmp.write_text(json.dumps(catalog, indent=1, sort_keys=True))
+        os.replace(tmp, self.catalog_file)
+
+    def _landing_folder(self, day: str) -> Path:
+        return self.landing / "events" / f"dt={day}"
+
+    def register_raw_partitions(self, folders: DayRange) -> RawRegistration:
+        found = []
+        with FileLock(str(self.catalog_file) + ".lock", timeout=LOCK_TIMEOUT_S):
+            catalog = self._catalog()
+            for day in folders.keys:
+                folder = self._landing_folder(day)
+                info = RawFolder(day=day)
+                files = sorted(folder.glob("*.gz")) if folder.is_dir() else []
+                for f in files:
+                    info.files += 1
+                    info.bytes += f.stat().st_size
+                    problem = self._sniff(f)
+                    if problem:
+                        info.problems.append(f"{f.name}: {problem}")
+                if files:
+                    catalog["partitions"][day] = {"files": info.files, "bytes": info.bytes}
+                else:
+                    catalog["partitions"].pop(day, None)
+                found.append(info)
+            self._save_catalog(catalog)
+        return RawRegistration(found)
+
+    @staticmethod
+    def _sniff(path: Path) -> str | None:
+        """Why this object does not look like an event file, or None."""
+        try:
+            line = _first_line(path)
+        except (OSError, zlib.error, EOFError) as e:
+            return f"not readable as gzip ({type(e).__name__})"
+        if not line.strip():
+            return "empty"
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            return "first line is not JSON"
+        if not isinstance(doc, dict):
+            return "first line is not a JSON object"
+        missing = [c for c in COLUMNS if c not in doc]
+        extra = sorted(set(doc) - set(COLUMNS))
+        parts = []
+        if missing:
+            parts.append(f"missing columns {missing}")
+        if extra:
+            parts.append(f"unknown columns {extra}")
+        return "; ".join(parts) or None
+
+    def _raw_files(self, folders: DayRange) -> list[Path]:
+        registered = self._catalog()["partitions"]
+        files: list[Path] = []
+        for day in folders.keys:
+            if day in registered:
+                files.extend(sorted(self._landing_folder(day).glob("*.gz")))
+        return files
+
+    @staticmethod
+    def _read_json(sources: list[Path]) -> str:
+        """DuckDB's NDJSON reader over files or globs, typed from `edge.schema`."""
+        if not sources:
+            return _empty_select(RAW_EVENT_COLUMNS)
+        listing = ", ".join(_sql_string(f) for f in sources)
+        return (
+            f"SELECT * FROM read_json([{listing}], format = 'newline_delimited', "  # noqa: S608 - our own quoted paths
+            f"columns = {_columns_struct(RAW_EVENT_COLUMNS)}, ignore_errors = true, "
+            "hive_partitioning = true, hive_types = {'dt': 'VARCHAR'}, "
+            "maximum_object_size = 16777216)"
+        )
+
+    def _raw_view(self) -> str:
+        """`raw_events` over every registered folder (DuckDB prunes by `dt` filters)."""
+        globs = []
+        for day in sorted(self._catalog()["partitions"]):
+            folder = self._landing_folder(day)
+            if any(folder.glob("*.gz")):
+                globs.append(folder / "*.gz")
+        return self._read_json(globs)
+
+    @contextmanager
+    def raw_scan(self, folders: DayRange) -> Iterator[RawScan]:
+        """Read the landing folders once into uncompressed Parquet under `<home>/tmp`;
+        `raw_events` points at it for the block.  Parquet, not a DuckDB table, so memory
+        stays flat and later statements read only the columns they use.
+        """
+        files = self._raw_files(folders)
+        scan = RawScan(files_read=len(files), bytes_read=sum(f.stat().st_size for f in files))
+        work = Path(tempfile.mkdtemp(prefix="raw-scan-", dir=self.tmp_root))
+        staged = work / "raw_events.parquet"
+        try:
+            while True:
+                try:
+                    self.con.execute(
+                        f"COPY ({self._read_json(files)}) TO {_sql_string(staged)} "
+                        "(FORMAT parquet, COMPRESSION uncompressed)"
+                    )
+                    break
+                except duckdb.IOException as e:
+                    bad = self._damaged_file(str(e), files)
+                    if bad is None:
+                        raise
+                    files = self._replace_damaged(bad, files, work / "salvaged", scan)
+            self.con.execute(
+                "CREATE OR REPLACE VIEW raw_events AS SELECT * FROM "  # noqa: S608 - our path
+                f"read_parquet({_sql_string(staged)})"
+            )
+            self._raw_scoped = True
+            yield scan
+        finally:
+            self._raw_scoped = False
+            shutil.rmtree(work, ignore_errors=True)
+            self._refresh_views()
+
+    @staticmethod
+    def _damaged_file(message: str, files: list[Path]) -> Path | None:
+        names = {str(f): f for f in files}
+        for m in _IO_ERROR_PATH.finditer(message):
+            if m.group(1) in names:
+                return names[m.group(1)]
+        return None
+
+    @staticmethod
+    def _replace_damaged(bad: Path, files: list[Path], salvage_dir: Path,
+                         scan: RawScan) -> list[Path]:
+        # keep the dt=<day> folder in the path so hive partitioning still sees the day
+        dest = salvage_dir / bad.parent.name / (bad.name.removesuffix(".gz") + ".ndjson")
+        kept = _salvage(bad, dest)
+        rest = [f for f in files if f != bad]
+        if kept:
+            scan.truncated_files.append(f"{bad.parent.name}/{bad.name}")
+            return rest + [dest]
+        scan.unreadable_files.append(f"{bad.parent.name}/{bad.name}")
+        return rest
+
+    # ------------------------------------------------------------------ warehouse
+
+    def _table_dir(self, table: str) -> Path:
+        if table not in WAREHOUSE_TABLES:
+            raise ValueError(f"unknown warehouse table {table!r}")
+        return self.warehouse / table
+
+    def _refresh_views(self) -> None:
+        for table, columns in WAREHOUSE_TABLES.items():
+            folder = self._table_dir(table)
+            if any(folder.glob("dt=*/*.parquet")):
+                body = (
+                    f"SELECT * FROM read_parquet({_sql_string(folder / 'dt=*' / '*.parquet')}, "  # noqa: S608 - our own quoted path
+                    "hive_partitioning = true, hive_types = {'dt': 'VARCHAR'})"
+                )
+            else:
+                body = _empty_select(columns)
+            self.con.execute(f"CREATE OR REPLACE VIEW {table} AS {body}")
+        if not self._raw_scoped:
+            self.con.execute(f"CREATE OR REPLACE VIEW raw_events AS {self._raw_view()}")
+
+    @contextmanager
+    def _day_locks(self, table: str, days: DayRange) -> Iterator[None]:
+        self.lock_dir.mkdir(parents=True, exist_ok=True)
+        with ExitStack() as stack:
+            for day in days.keys:  # always in date order, so two writers cannot deadlock
+                lock = FileLock(str(self.lock_dir / f"{table}-{day}.lock"), timeout=LOCK_TIMEOUT_S)
+                stack.enter_context(lock)
+            yield
+
+    def replace_partitions(self, table: str, days: DayRange, sql: str) -> WriteResult:
+        started = time.perf_counter()
+        target = self._table_dir(table)
+        staging_root = self.warehouse / ".staging"
+        staging = staging_root / f"{table}-{uuid.uuid4().hex}"
+        staging_root.mkdir(parents=True, exist_ok=True)
+        query = to_duckdb(sql)
+        wanted = set(days.keys)
+        with self._day_locks(table, days):
+            try:
+                self.con.execute(
+                    f"COPY ({query}) TO {_sql_string(staging)} (FORMAT parquet, "
+                    f"PARTITION_BY ({PARTITION_COLUMN}), COMPRESSION zstd, "
+                    "FILENAME_PATTERN 'part-{i}', OVERWRITE_OR_IGNORE true)"
+                )
+                written = {p.name.removeprefix("dt="): p for p in staging.glob("dt=*")}
+                stray = sorted(set(written) - wanted)
+                if stray:
+                    raise ValueError(f"{table}: statement produced rows for days outside {days}: "
+                                     f"{stray[:5]}")
+                missing = sorted(wanted - set(written))
+                if missing:
+                    self._write_empty(query, staging, missing)
+                rows, size = {}, 0
+                target.mkdir(parents=True, exist_ok=True)
+                for day in days.keys:
+                    new = staging / f"dt={day}"
+                    files = sorted(new.glob("*.parquet"))
+                    rows[day] = sum(pq.read_metadata(f).num_rows for f in files)
+                    size += sum(f.stat().st_size for f in files)
+                    self._swap(new, target / f"dt={day}")
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+        self._refresh_views()
+        return WriteResult(table=table, rows_by_day=rows, bytes_written=size,
+                           seconds=time.perf_counter() - started)
+
+    def _write_empty(self, query: str, staging: Path, days: list[str]) -> None:
+        """An empty Parquet file with the statement's columns, so the day exists and is empty."""
+        # the query is a rendered, validated pipeline statement
+        rel = self.con.sql(f"SELECT * EXCLUDE ({PARTITION_COLUMN}) FROM ({query}) LIMIT 0")  # noqa: S608
+        for day in days:
+            folder = staging / f"dt={day}"
+            folder.mkdir(parents=True, exist_ok=True)
+            rel.write_parquet(str(folder / "part-0.parquet"), compression="zstd")
+
+    @staticmethod
+    def _swap(new: Path, final: Path) -> None:
+        old = final.with_name(f".{final.name}.old-{uuid.uuid4().hex}")
+        if final.exists():
+            os.replace(final, old)
+        os.replace(new, final)
+        shutil.rmtree(old, ignore_errors=True)
+
+    def query(self, sql: str) -> QueryResult:
+        rel = self.con.sql(to_duckdb(sql))
+        if rel is None:
+            return QueryResult([], [])
+        return QueryResult(list(rel.columns), rel.fetchall())
+
+    def stored_bytes(self, table: str, days: DayRange) -> int:
+        folder = self._table_dir(table)
+        return sum(
+            f.stat().st_size for day in days.keys for f in (folder / f"dt={day}").glob("*.parquet")
+        )
+
+    def close(self) -> None:
+        self.con.close()

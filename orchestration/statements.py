@@ -1,0 +1,91 @@
+"""The pipeline's SQL: templates in `orchestration/sql/*.sql`, rendered safely.
+
+A template is Athena (Trino) SQL with `{{name}}` placeholders.  Only two kinds of
+value fill them: dates that passed a strict `YYYY-MM-DD` check, and fragments this
+module builds from `edge.schema` (column lists, the validity test).  Nothing read
+from an event is ever interpolated, and an unknown or missing placeholder is an error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from functools import cache
+from pathlib import Path
+
+from edge.schema import COLUMNS, EVENT_TYPES, REQUIRED, SCHEMA_VERSION
+from orchestration.engine import DayRange
+from orchestration.tables import SUMMARY_TABLES
+
+_PLACEHOLDER = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_ISO_TIME_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$"
+
+SQL_DIR = Path(__file__).with_name("sql")
+SUMMARY_STATEMENTS: tuple[str, ...] = tuple(SUMMARY_TABLES)
+STATEMENTS: tuple[str, ...] = ("raw_events_profile", "events", *SUMMARY_STATEMENTS)
+
+
+def identifier(name: str) -> str:
+    if not isinstance(name, str) or not _IDENTIFIER.match(name):
+        raise ValueError(f"{name!r} is not a plain SQL identifier")
+    return name
+
+
+def _quoted_list(values) -> str:
+    out = []
+    for v in values:
+        if not _IDENTIFIER.match(v):  # event types are plain words; refuse anything else
+            raise ValueError(f"{v!r} cannot be a SQL literal here")
+        out.append(f"'{v}'")
+    return ", ".join(out)
+
+
+def schema_fragments() -> dict[str, str]:
+    """SQL pieces derived from `edge.schema`, so no template restates the field list."""
+    cols = [identifier(c) for c in COLUMNS]
+    required = " AND ".join(f"{identifier(c)} IS NOT NULL" for c in REQUIRED)
+    valid = (
+        f"({required}"
+        f" AND schema_version = {int(SCHEMA_VERSION)}"
+        f" AND event_type IN ({_quoted_list(EVENT_TYPES)})"
+        f" AND regexp_like(event_time, '{_ISO_TIME_PATTERN}'))"
+    )
+    return {
+        "event_columns": ", ".join(cols),
+        "valid_event": valid,
+    }
+
+
+@cache
+def template(name: str) -> str:
+    if name not in STATEMENTS:
+        raise ValueError(f"no SQL statement named {name!r}")
+    return (SQL_DIR / f"{name}.sql").read_text()
+
+
+def render(name: str, days: DayRange) -> str:
+    """Statement `name` for the inclusive day range `days`.
+
+    Placeholders: start, end (the days), end_next (the day after), folder_end (the
+    last landing folder to read: events of day D may land in folder D+1), plus the
+    schema fragments.
+    """
+    if not isinstance(days, DayRange):
+        raise TypeError("render takes a DayRange")
+    one = dt.timedelta(days=1)
+    values = {
+        "start": days.start.isoformat(),
+        "end": days.end.isoformat(),
+        "end_next": (days.end + one).isoformat(),
+        "folder_end": (days.end + one).isoformat(),
+        **schema_fragments(),
+    }
+
+    def fill(m: re.Match) -> str:
+        key = m.group(1)
+        if key not in values:
+            raise KeyError(f"{name}.sql uses an unknown placeholder {{{{{key}}}}}")
+        return values[key]
+
+    return _PLACEHOLDER.sub(fill, template(name))
