@@ -1,0 +1,494 @@
+"""The Athena backend against a moto server on 127.0.0.1: real boto3 and pyathena calls.
+
+See `moto_aws.py` for what moto models, and what the fixture adds where it does not.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+import orchestration.backends.athena as athena_backend
+from edge.config import ConfigError, Settings
+from edge.schema import COLUMNS
+from orchestration.backends.athena import (
+    CRAWLER_POOL,
+    AthenaBackendError,
+    AthenaEngine,
+    AthenaQueryFailed,
+    CrawlerError,
+    CrawlerTimeout,
+    scan_cost_usd,
+)
+from orchestration.engine import DayRange, make_engine
+from orchestration.statements import render
+from orchestration.tables import SUMMARY_TABLES
+from tests.orchestration.moto_aws import (
+    CRAWLER,
+    DATABASE,
+    LANDING,
+    PARQUET_INPUT,
+    PARQUET_OUTPUT,
+    PARQUET_SERDE,
+    REGION,
+    WAREHOUSE,
+    WORKGROUP,
+    CrawlerWorker,
+    event,
+    moto_server,
+)
+
+MB = 2**20
+TEN_MB_COST = 10 * MB / 2**40 * 5  # the 10 MB minimum at $5/TB: 5 * 10 / 2**20 dollars
+D1, D2, D3 = "2024-03-01", "2024-03-02", "2024-03-03"
+SITE_DAILY_COLUMNS = ("site, pageviews, visitors, sessions, bounces, bounce_rate, "
+                      "avg_visit_duration_s, views_per_session, dt")
+
+
+@pytest.fixture(scope="module")
+def server():
+    with moto_server() as aws:
+        yield aws
+
+
+@pytest.fixture
+def aws(server):
+    server.reset()
+    server.deploy()
+    return server
+
+
+def make(aws, tmp_path, **overrides) -> AthenaEngine:
+    return AthenaEngine(aws.settings(tmp_path, **overrides), poll_seconds=0.02,
+                        athena_poll_seconds=0.01)
+
+
+@pytest.fixture
+def engine(aws, tmp_path):
+    with make(aws, tmp_path) as e:
+        yield e
+
+
+@pytest.fixture
+def crawler_engine(aws, tmp_path):
+    with make(aws, tmp_path, crawler_mode="crawler") as e:
+        yield e
+
+
+def land_two_days(aws) -> dict[str, int]:
+    """Objects in folders D1 and D2 (D3 stays empty); returns each folder's bytes."""
+    a = aws.put_events(D1, "edgestats-1-2024-03-01-10-00-00-a.gz", [event(), event(event_id="e2")])
+    b = aws.put_events(D2, "edgestats-1-2024-03-02-00-01-00-b.gz", [event(event_id="e3")])
+    return {D1: len(a), D2: len(b)}
+
+
+def crawler(aws) -> dict:
+    return aws.glue.get_crawler(Name=CRAWLER)["Crawler"]
+
+
+# ---------------------------------------------------------------------- partition API
+
+
+def test_partition_api_registers_each_folder_with_objects(aws, engine):
+    good = aws.put_events(D1, "s-1-a.gz", [event(), event(event_id="e2")])
+    aws.put(LANDING, f"events/dt={D1}/s-1-b.gz", b"plain text, not gzip")
+    partial = aws.put_events(D2, "s-1-c.gz", [{"event_id": "x"}])
+    aws.put(LANDING, f"events/dt={D2}/_temporary", b"skipped by Athena")
+    aws.put(LANDING, f"events/dt={D1}-old/s-1-d.gz", b"another folder")
+
+    reg = engine.register_raw_partitions(DayRange.of(D1, D3))
+
+    missing = [c for c in COLUMNS if c != "event_id"]
+    assert [(f.day, f.files, f.bytes, f.problems) for f in reg.folders] == [
+        (D1, 2, len(good) + 20, ["s-1-b.gz: not readable as gzip"]),
+        (D2, 1, len(partial), [f"s-1-c.gz: missing columns {missing}"]),
+        (D3, 0, 0, []),
+    ]
+    table = aws.glue.get_table(DatabaseName=DATABASE, Name="raw_events")["Table"]
+    parts = aws.glue.get_partitions(DatabaseName=DATABASE, TableName="raw_events")["Partitions"]
+    assert sorted(p["Values"][0] for p in parts) == [D1, D2]
+    for p in parts:
+        sd = p["StorageDescriptor"]
+        assert sd["Location"] == f"s3://{LANDING}/events/dt={p['Values'][0]}/"
+        assert sd["SerdeInfo"] == table["StorageDescriptor"]["SerdeInfo"]
+        assert sd["Columns"] == table["StorageDescriptor"]["Columns"]
+    # registering again is a no-op (AlreadyExists is ignored); no crawler, no Athena query
+    again = engine.register_raw_partitions(DayRange.of(D1, D3))
+    assert [(f.day, f.files) for f in again.folders] == [(D1, 2), (D2, 1), (D3, 0)]
+    assert "LastCrawl" not in crawler(aws)
+    assert aws.statements() == []
+
+
+def test_sniffing_reads_a_long_first_line_in_steps(aws, engine):
+    long_event = event(path="/" + "a" * 9000)  # first line > two ranged reads
+    aws.put_events(D1, "s-1-a.gz", [long_event])
+    aws.put(LANDING, f"events/dt={D1}/s-1-b.gz", b"")
+    reg = engine.register_raw_partitions(DayRange.of(D1))
+    assert reg.folders[0].problems == ["s-1-b.gz: empty"]
+
+
+def test_missing_raw_table_is_a_clear_error(aws, engine):
+    aws.glue.delete_table(DatabaseName=DATABASE, Name="raw_events")
+    aws.put_events(D1, "s-1-a.gz", [event()])
+    with pytest.raises(AthenaBackendError, match=r"^Glue table edgestats\.raw_events does not "
+                       r"exist: deploy the analytics stack \(docs/deploy\.md\) or check "
+                       r"EDGESTATS_GLUE_DATABASE$"):
+        engine.register_raw_partitions(DayRange.of(D1))
+
+
+# ---------------------------------------------------------------------- crawler
+
+
+def test_crawler_run_points_its_s3_targets_at_the_days(aws, crawler_engine):
+    land_two_days(aws)
+    with CrawlerWorker(aws) as worker:
+        reg = crawler_engine.register_raw_partitions(DayRange.of(D1, D3))
+        first = crawler(aws)
+        again = crawler_engine.register_raw_partitions(DayRange.of(D1, D3))
+
+    day_paths = [f"s3://{LANDING}/events/dt={D1}/", f"s3://{LANDING}/events/dt={D2}/"]
+    assert [(f.day, f.files) for f in reg.folders] == [(D1, 1), (D2, 1), (D3, 0)]
+    assert [(f.day, f.files) for f in again.folders] == [(D1, 1), (D2, 1), (D3, 0)]
+    # one crawl per call, over exactly the folders with objects (D3 is empty)
+    assert worker.served == [day_paths, day_paths]
+    # the crawler's other S3 target settings are kept; it was updated once, not twice
+    assert first["Targets"]["S3Targets"] == [{"Path": p, "Exclusions": ["**.tmp"]}
+                                             for p in day_paths]
+    assert first["Version"] == 2 and crawler(aws)["Version"] == 2
+    assert crawler(aws)["State"] == "READY"
+    assert crawler(aws)["LastCrawl"]["Status"] == "COMPLETED"  # moto's word for SUCCEEDED
+    assert [aws.partition_location("raw_events", d) for d in (D1, D2)] == day_paths
+
+
+def test_catalog_target_crawler_is_started_as_it_is(aws, tmp_path):
+    aws.reset()
+    aws.deploy(crawler_targets="catalog")
+    land_two_days(aws)
+    aws.put_events("2024-02-28", "old.gz", [event()])
+    with make(aws, tmp_path, crawler_mode="crawler") as eng, CrawlerWorker(aws) as worker:
+        eng.register_raw_partitions(DayRange.of(D1, D2))
+    assert crawler(aws)["Version"] == 1  # no UpdateCrawler: catalog targets cannot be narrowed
+    assert crawler(aws)["Targets"]["CatalogTargets"] == [
+        {"DatabaseName": DATABASE, "Tables": ["raw_events"]}]
+    # such a crawler crawls the table's whole location, old folders included
+    assert worker.served == [[f"s3://{LANDING}/events/dt={d}/" for d in ("2024-02-28", D1, D2)]]
+
+
+def test_crawler_failure_reports_glue_error_message(aws, crawler_engine):
+    land_two_days(aws)
+
+    def fail(crawl_no: int) -> bool:
+        aws.fail_crawl(CRAWLER, "Internal Service Exception")
+        return False
+
+    with CrawlerWorker(aws, before_finish=fail), pytest.raises(CrawlerError) as err:
+        crawler_engine.register_raw_partitions(DayRange.of(D1, D2))
+    assert str(err.value) == (
+        "Glue crawler 'edgestats-raw-events' failed: Internal Service Exception "
+        "(log group /aws-glue/crawlers, stream edgestats-raw-events)")
+
+
+def test_cancelled_crawl_is_an_error(aws, crawler_engine):
+    land_two_days(aws)
+
+    def stop(crawl_no: int) -> bool:
+        aws.glue.stop_crawler(Name=CRAWLER)  # real API; moto reports the crawl STOPPED
+        return False
+
+    with CrawlerWorker(aws, before_finish=stop), pytest.raises(CrawlerError) as err:
+        crawler_engine.register_raw_partitions(DayRange.of(D1, D2))
+    assert str(err.value) == (
+        "Glue crawler 'edgestats-raw-events' was cancelled before it finished; rerun the "
+        "partition (log group /aws-glue/crawlers, stream edgestats-raw-events)")
+
+
+def test_crawl_that_adds_no_partition_is_an_error(aws, crawler_engine):
+    land_two_days(aws)
+    with CrawlerWorker(aws, adds_partitions=False), pytest.raises(CrawlerError) as err:
+        crawler_engine.register_raw_partitions(DayRange.of(D1, D2))
+    assert str(err.value) == (
+        "crawler 'edgestats-raw-events' finished but Glue has no raw_events partition for "
+        "dt=2024-03-01, 2024-03-02 although the landing folder holds objects; check the "
+        "crawler's targets and its log in CloudWatch (/aws-glue/crawlers)")
+
+
+def test_crawler_that_never_finishes_times_out(aws, tmp_path):
+    land_two_days(aws)
+    aws.set_transition("glue::crawl", {"progression": "manual", "times": 10**9})
+    with make(aws, tmp_path, crawler_mode="crawler", crawler_timeout_seconds=0.5) as eng:
+        started = time.monotonic()
+        with pytest.raises(CrawlerTimeout) as err:
+            eng.register_raw_partitions(DayRange.of(D1, D2))
+        waited = time.monotonic() - started
+    assert str(err.value) == (
+        "Glue crawler 'edgestats-raw-events' did not finish within 0.5 s (state RUNNING); it "
+        "may still be running: check it in the Glue console, or raise "
+        "EDGESTATS_CRAWLER_TIMEOUT_SECONDS")
+    assert 0.5 <= waited < 3
+    assert crawler(aws)["State"] == "RUNNING"
+
+
+def test_crawl_already_running_is_waited_for_then_ours_runs(aws, crawler_engine):
+    land_two_days(aws)
+    aws.glue.start_crawler(Name=CRAWLER)  # e.g. someone started it from the console
+
+    def slow_first(crawl_no: int) -> bool:
+        if crawl_no == 1:
+            time.sleep(0.3)
+        return True
+
+    with CrawlerWorker(aws, before_finish=slow_first) as worker:
+        started = time.monotonic()
+        crawler_engine.register_raw_partitions(DayRange.of(D1, D2))
+        waited = time.monotonic() - started
+    assert worker.served == [
+        [f"s3://{LANDING}/events/"],
+        [f"s3://{LANDING}/events/dt={D1}/", f"s3://{LANDING}/events/dt={D2}/"],
+    ]
+    assert waited >= 0.25
+    crawls = aws.glue.list_crawls(CrawlerName=CRAWLER)["Crawls"]
+    assert [c["State"] for c in crawls] == ["COMPLETED", "COMPLETED"]
+
+
+def test_empty_folders_start_no_crawl(aws, crawler_engine):
+    reg = crawler_engine.register_raw_partitions(DayRange.of(D1, D2))
+    assert [(f.day, f.files) for f in reg.folders] == [(D1, 0), (D2, 0)]
+    assert "LastCrawl" not in crawler(aws)
+
+
+def test_unknown_crawler_is_a_clear_error(aws, tmp_path):
+    land_two_days(aws)
+    with make(aws, tmp_path, crawler_mode="crawler", glue_crawler="nope") as eng, \
+            pytest.raises(CrawlerError, match=r"^Glue crawler 'nope' does not exist: check "
+                          r"EDGESTATS_GLUE_CRAWLER against the stack outputs$"):
+        eng.register_raw_partitions(DayRange.of(D1))
+
+
+def test_crawler_pool_name():
+    assert CRAWLER_POOL == "glue_crawler"
+
+
+# ---------------------------------------------------------------------- queries
+
+
+def test_query_runs_in_the_workgroup_and_polls_to_success(aws, engine):
+    # moto's documented FIFO of canned results; QUEUED -> RUNNING -> SUCCEEDED one poll each
+    aws.set_transition("athena::execution", {"progression": "manual", "times": 1})
+    aws.queue_results(([("site", "varchar"), ("pageviews", "bigint"), ("bounce_rate", "double")],
+                       [("example.com", 42, 0.25), ("b.org", 7, None)]))
+    sql = "SELECT site, pageviews, bounce_rate FROM site_daily WHERE dt = '2024-03-01'"
+    result = engine.query(sql)
+    assert result.columns == ["site", "pageviews", "bounce_rate"]
+    assert result.rows == [("example.com", 42, 0.25), ("b.org", 7, None)]
+    execution = aws.athena.get_query_execution(QueryExecutionId=result.query_id)["QueryExecution"]
+    assert execution["Query"] == sql
+    assert execution["WorkGroup"] == WORKGROUP
+    assert execution["QueryExecutionContext"]["Database"] == DATABASE
+    assert execution["Status"]["State"] == "SUCCEEDED"
+    assert (result.bytes_scanned, result.engine_seconds) == (0, 0.0)
+    assert result.cost_usd == TEN_MB_COST  # 10 MB minimum per query
+
+
+def test_query_statistics_and_cost(aws, engine):
+    aws.on_query(r"FROM page_daily", columns=[("n", "bigint")], rows=[(3,)],
+                 scanned_bytes=3 * 2**40 + 1, engine_ms=1500)
+    result = engine.query("SELECT count(*) AS n FROM page_daily")
+    assert result.rows == [(3,)]
+    assert result.bytes_scanned == 3 * 2**40 + 1
+    assert result.engine_seconds == 1.5
+    assert result.cost_usd == 15 + 5 / 2**20  # 3 TB + 1 byte, billed up to the next MB
+
+
+def test_scan_cost_rules():
+    assert scan_cost_usd(0) == TEN_MB_COST
+    assert scan_cost_usd(10 * MB + 1) == 11 * MB / 2**40 * 5
+    assert scan_cost_usd(2**40) == 5.0
+    assert scan_cost_usd(5 * 2**40, "DDL") == 0.0
+
+
+def test_failed_query_carries_athena_reason(aws, engine):
+    reason = "line 1:15: Table 'awsdatacatalog.edgestats.nowhere' does not exist"
+    aws.on_query(r"FROM nowhere", fail=reason)
+    with pytest.raises(AthenaQueryFailed) as err:
+        engine.query("SELECT * FROM nowhere")
+    failed = err.value
+    assert (failed.state, failed.reason) == ("FAILED", reason)
+    assert str(failed) == f"Athena query {failed.query_id} for query FAILED: {reason}"
+    execution = aws.athena.get_query_execution(QueryExecutionId=failed.query_id)["QueryExecution"]
+    assert execution["Query"] == "SELECT * FROM nowhere"
+
+
+def test_cancelled_query_is_an_error(aws, engine):
+    # a query that stays QUEUED until someone stops it (moto's own CANCELLED path)
+    aws.set_transition("athena::execution", {"progression": "manual", "times": 10**9})
+
+    def cancel_when_started():
+        for _ in range(500):
+            ids = aws.athena.list_query_executions()["QueryExecutionIds"]
+            if ids:
+                aws.athena.stop_query_execution(QueryExecutionId=ids[0])
+                return
+            time.sleep(0.01)
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(cancel_when_started)
+        with pytest.raises(AthenaQueryFailed) as err:
+            engine.query("SELECT 1")
+    assert err.value.state == "CANCELLED"
+    assert str(err.value) == f"Athena query {err.value.query_id} for query CANCELLED: no reason given"
+
+
+# ---------------------------------------------------------------------- writes
+
+
+def put_parallel(aws, bucket: str, keys: list[str], body: bytes = b"x") -> None:
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda k: aws.put(bucket, k, body), keys))
+
+
+def test_replace_partitions_deletes_exactly_the_days_then_drops_and_inserts(aws, engine,
+                                                                           monkeypatch):
+    # small pages and batches, so seven objects cross the listing and DeleteObjects limits
+    monkeypatch.setattr(athena_backend, "_S3_LIST_PAGE", 2)
+    monkeypatch.setattr(athena_backend, "_S3_DELETE_BATCH", 3)
+    many = [f"site_daily/dt={D2}/old-{i:04d}.parquet" for i in range(7)]
+    put_parallel(aws, WAREHOUSE, many)
+    keep = [f"site_daily/dt={D3}/keep.parquet", "site_daily/dt=2024-03-010/keep.parquet",
+            f"page_daily/dt={D1}/keep.parquet", f"site_daily/dt={D1}.parquet"]
+    put_parallel(aws, WAREHOUSE, keep + [f"site_daily/dt={D1}/old-a.parquet"])
+
+    def athena_writes():  # what the INSERT leaves behind in the warehouse
+        aws.put(WAREHOUSE, f"site_daily/dt={D1}/new-0.parquet", b"P" * 300)
+        aws.put(WAREHOUSE, f"site_daily/dt={D2}/new-0.parquet", b"P" * 200)
+
+    aws.on_query(r"^INSERT INTO site_daily ", update_count=3, scanned_bytes=5 * MB,
+                 engine_ms=2000, effect=athena_writes)
+    aws.on_query(r"^SELECT dt, count\(\*\) AS row_count FROM site_daily ",
+                 columns=[("dt", "varchar"), ("row_count", "bigint")],
+                 rows=[(D1, 2), (D2, 1)], engine_ms=100)
+    days = DayRange.of(D1, D2)
+    sql = render("site_daily", days)
+
+    result = engine.replace_partitions("site_daily", days, sql)
+
+    assert aws.statements() == [
+        f"ALTER TABLE site_daily DROP IF EXISTS PARTITION (dt = '{D1}'), PARTITION (dt = '{D2}')",
+        f"INSERT INTO site_daily ({SITE_DAILY_COLUMNS})\n{sql.strip()}",
+        f"SELECT dt, count(*) AS row_count FROM site_daily WHERE dt BETWEEN '{D1}' AND '{D2}' "
+        "GROUP BY dt",  # noqa: S608 - the expected statement text
+    ]
+    assert aws.keys(WAREHOUSE) == sorted(keep + [f"site_daily/dt={D1}/new-0.parquet",
+                                                 f"site_daily/dt={D2}/new-0.parquet"])
+    assert result.table == "site_daily"
+    assert result.rows_by_day == {D1: 2, D2: 1}
+    assert result.bytes_written == 500
+    assert result.bytes_scanned == 5 * MB
+    assert result.engine_seconds == 2.1
+    executions = aws.athena.list_query_executions()["QueryExecutionIds"]
+    assert sorted(result.query_ids) == sorted(executions) and len(result.query_ids) == 3
+    assert result.cost_usd == 2 * TEN_MB_COST  # the DROP is DDL: free
+
+
+def test_day_without_rows_becomes_empty(aws, engine):
+    put_parallel(aws, WAREHOUSE, [f"bot_daily/dt={D2}/old.parquet"])
+    aws.on_query(r"^INSERT INTO bot_daily ", update_count=4)
+    aws.on_query(r"^SELECT dt, count\(\*\)", columns=[("dt", "varchar"), ("row_count", "bigint")],
+                 rows=[(D1, 4)])
+    days = DayRange.of(D1, D2)
+    result = engine.replace_partitions("bot_daily", days, render("bot_daily", days))
+    assert result.rows_by_day == {D1: 4, D2: 0}
+    assert aws.keys(WAREHOUSE, "bot_daily/") == []
+
+
+def test_rows_outside_the_days_are_an_error(aws, engine):
+    aws.on_query(r"^INSERT INTO bot_daily ", update_count=5)
+    aws.on_query(r"^SELECT dt, count\(\*\)", columns=[("dt", "varchar"), ("row_count", "bigint")],
+                 rows=[(D1, 3)])
+    with pytest.raises(AthenaBackendError, match=r"^bot_daily: INSERT wrote 5 rows but days "
+                       r"2024-03-01 hold 3; the statement wrote rows outside 2024-03-01 \(query "):
+        engine.replace_partitions("bot_daily", DayRange.of(D1), render("bot_daily", DayRange.of(D1)))
+
+
+def test_failed_insert_surfaces_athena_reason(aws, engine):
+    reason = "HIVE_TOO_MANY_OPEN_PARTITIONS: Exceeded limit of 100 open writers"
+    aws.on_query(r"^INSERT INTO page_daily ", fail=reason)
+    days = DayRange.of(D1, D2)
+    with pytest.raises(AthenaQueryFailed) as err:
+        engine.replace_partitions("page_daily", days, render("page_daily", days))
+    assert str(err.value) == (f"Athena query {err.value.query_id} for writing page_daily "
+                              f"2024-03-01..2024-03-02 FAILED: {reason}")
+    assert len(aws.statements()) == 2  # DROP, INSERT; no count after a failure
+
+
+def test_names_and_days_are_checked_before_any_call(aws, engine):
+    put_parallel(aws, WAREHOUSE, [f"site_daily/dt={D1}/old.parquet"])
+    with pytest.raises(ValueError, match="unknown warehouse table"):
+        engine.replace_partitions("site_daily; DROP TABLE x", DayRange.of(D1), "SELECT 1")
+    with pytest.raises(ValueError, match="unknown warehouse table"):
+        engine.replace_partitions("raw_events", DayRange.of(D1), "SELECT 1")
+    with pytest.raises(ValueError, match=r"101 days in one statement; Athena writes at most 100"):
+        engine.replace_partitions("site_daily", DayRange.of("2024-01-01", "2024-04-10"), "SELECT 1")
+    assert aws.statements() == []
+    assert aws.keys(WAREHOUSE) == [f"site_daily/dt={D1}/old.parquet"]
+
+
+def test_deployed_table_that_differs_from_the_pipeline_is_named(aws, engine):
+    aws.glue.delete_table(DatabaseName=DATABASE, Name="site_hourly")
+    columns = [(n, "int" if n == "hour" else t) for n, t in SUMMARY_TABLES["site_hourly"]]
+    aws.create_table("site_hourly", columns, f"s3://{WAREHOUSE}/site_hourly/", PARQUET_SERDE,
+                     PARQUET_INPUT, PARQUET_OUTPUT)
+    with pytest.raises(AthenaBackendError) as err:
+        engine.replace_partitions("site_hourly", DayRange.of(D1), "SELECT 1")
+    assert str(err.value) == (
+        "Glue table edgestats.site_hourly does not match orchestration/tables.py (1: deployed "
+        "('hour', 'int'), pipeline ('hour', 'bigint')); redeploy the analytics stack")
+    assert aws.statements() == []
+
+
+def test_stored_bytes_from_s3_listing(aws, engine):
+    aws.put(WAREHOUSE, f"events/dt={D1}/a.parquet", b"1" * 10)
+    aws.put(WAREHOUSE, f"events/dt={D1}/b.parquet", b"1" * 5)
+    aws.put(WAREHOUSE, f"events/dt={D3}/c.parquet", b"1" * 7)
+    aws.put(WAREHOUSE, "events/dt=2024-03-010/d.parquet", b"1" * 100)
+    assert engine.stored_bytes("events", DayRange.of(D1, D2)) == 15
+    assert engine.stored_bytes("events", DayRange.of(D1, D3)) == 22
+
+
+# ---------------------------------------------------------------------- configuration
+
+
+def test_settings_the_backend_needs(aws, tmp_path):
+    with pytest.raises(ConfigError, match="set EDGESTATS_AWS_REGION"):
+        AthenaEngine(aws.settings(tmp_path, aws_region=None))
+    with pytest.raises(ConfigError, match="needs EDGESTATS_ATHENA_WORKGROUP"):
+        AthenaEngine(aws.settings(tmp_path, athena_workgroup=None, athena_output=None))
+    with pytest.raises(ConfigError, match="EDGESTATS_GLUE_DATABASE: 'my-db' is not a plain"):
+        AthenaEngine(aws.settings(tmp_path, athena_database="my-db"))
+    with pytest.raises(ConfigError, match="EDGESTATS_CRAWLER_MODE=crawler needs "
+                       "EDGESTATS_GLUE_CRAWLER"):
+        AthenaEngine(aws.settings(tmp_path, crawler_mode="crawler", glue_crawler=None))
+
+
+def test_make_engine_from_the_stack_outputs_environment(aws, tmp_path):
+    settings = Settings.from_env(aws.env(tmp_path) | {"EDGESTATS_CRAWLER_TIMEOUT_SECONDS": "90"})
+    assert (settings.crawler_timeout_seconds, settings.aws_region) == (90.0, REGION)
+    aws.queue_results(([("one", "integer")], [(1,)]))
+    with make_engine(settings) as eng:
+        assert isinstance(eng, AthenaEngine)
+        assert eng.query("SELECT 1 AS one").rows == [(1,)]
+
+
+def test_crawler_timeout_setting_must_be_a_number():
+    with pytest.raises(ConfigError, match="EDGESTATS_CRAWLER_TIMEOUT_SECONDS='soon' is not a"):
+        Settings.from_env({"EDGESTATS_CRAWLER_TIMEOUT_SECONDS": "soon"})
+
+
+def test_threads_share_one_engine_safely(aws, engine):
+    """Dagster may run assets in threads; clients and the connection are thread-safe."""
+    aws.on_query(r"FROM geo_daily", columns=[("n", "bigint")], rows=[(1,)])
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: engine.query("SELECT count(*) AS n FROM geo_daily").rows,
+                                range(8)))
+    assert results == [[(1,)]] * 8
