@@ -102,6 +102,34 @@ class Settings:
         )
 
 
+# Settings field -> the environment variable `Settings.from_env` reads it from.  Dagster
+# resources name these in `dagster.EnvVar`s, so the UI shows where each value comes from.
+ENV_VARS: dict[str, str] = {
+    "home": "EDGESTATS_HOME",
+    "backend": "EDGESTATS_BACKEND",
+    "partitions_start": "EDGESTATS_PARTITIONS_START",
+    "aws_region": "EDGESTATS_AWS_REGION",
+    "athena_workgroup": "EDGESTATS_ATHENA_WORKGROUP",
+    "athena_database": "EDGESTATS_GLUE_DATABASE",
+    "athena_output": "EDGESTATS_ATHENA_OUTPUT",
+    "landing_uri": "EDGESTATS_LANDING_URI",
+    "warehouse_uri": "EDGESTATS_WAREHOUSE_URI",
+    "glue_crawler": "EDGESTATS_GLUE_CRAWLER",
+    "crawler_mode": "EDGESTATS_CRAWLER_MODE",
+    "crawler_timeout_seconds": "EDGESTATS_CRAWLER_TIMEOUT_SECONDS",
+    "firehose_stream": "EDGESTATS_FIREHOSE_STREAM",
+    "firehose_buffer_seconds": "EDGESTATS_FIREHOSE_BUFFER_SECONDS",
+    "firehose_buffer_bytes": "EDGESTATS_FIREHOSE_BUFFER_BYTES",
+    "aws_endpoint_url": "EDGESTATS_AWS_ENDPOINT_URL",
+}
+
+
+def env_vars_set(env: dict | None = None) -> set[str]:
+    """Which of `ENV_VARS` are set (non-empty) in the environment."""
+    e = os.environ if env is None else env
+    return {name for name in ENV_VARS.values() if e.get(name)}
+
+
 @dataclass(frozen=True)
 class EdgeConfig:
     """What the Lambda@Edge and transformation functions need, baked in at synth."""
