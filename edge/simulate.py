@@ -373,6 +373,7 @@ class _ChunkSimulator:
         # Exact quotas, drawn from in proportion, keep the bot share steady at any size.
         bots_left = round(c.pageviews * BOT_PAGEVIEW_SHARE)
         humans_left = c.pageviews - bots_left
+        hit = Hit(time=_EPOCH, event_id="", host="", uri="/", ingest="simulator")  # reused
         while humans_left + bots_left > 0:
             bot = r.random() * (humans_left + bots_left) < bots_left
             site = self._pick(self.site_names, self.site_cum)
@@ -383,8 +384,7 @@ class _ChunkSimulator:
             else:
                 ua, mean_pages = self._pick(self.human_uas, self.human_ua_cum), 2.6
                 visits, left = (2 if r.random() < RETURN_SHARE else 1), humans_left
-            hit = Hit(time=_EPOCH, event_id="", host=site, uri="/", user_agent=ua,
-                      client_ip=self._ip(bot), headers=headers, ingest="simulator")
+            hit.host, hit.user_agent, hit.client_ip, hit.headers = site, ua, self._ip(bot), headers
             hour = self._pick(c.hours, self.hour_cum)
             t = day_start_ms + hour * 3_600_000 + r.randrange(3_600_000)
             for _ in range(visits):
