@@ -7,8 +7,8 @@ exactly what production traffic would give it, including assets and errors the
 normaliser skips, retried deliveries (same event_id twice) and events that arrive after
 midnight.
 
-Determinism: the work is cut into fixed chunks (day, UTC hour, part), each with its own
-seeded random generator, salt store and uuid factory.  Output depends only on the seed
+Determinism: the work is cut into fixed chunks (a day, or an hour of a big day, and a
+part), each with its own seeded random generator, salt store and uuid factory.  Output depends only on the seed
 and the arguments, never on how many worker processes ran the chunks, so the same seed
 rewrites byte-identical objects under identical names (a re-run overwrites, never
 double-counts).  The salts come from the seed: synthetic data only.
@@ -246,7 +246,7 @@ class _ChunkSimulator:
     """Generates, normalises and delivers one chunk's events; counts what it did.
 
     Written for speed (the simulator's target is ~5 us per event): local names, one
-    reused `Hit` per visitor, no per-event helper objects.
+    reused `Hit` per chunk, no per-event helper objects.
     """
 
     def __init__(self, chunk: Chunk):
