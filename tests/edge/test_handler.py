@@ -495,7 +495,7 @@ def test_hung_firehose_costs_one_attempt_of_half_a_second(sink, blackhole, caplo
     t0 = time.perf_counter()
     assert edge_handler.handler(event, None) is the_request(event)
     elapsed = time.perf_counter() - t0
-    assert 0.45 <= elapsed < 1.5
+    assert 0.45 <= elapsed < 2.0  # one 0.5 s read timeout, not several
     assert len(accepted) == 1  # no retry
     assert [r.getMessage() for r in caplog.records] == [
         "edgestats failed open while recording a page view: ReadTimeoutError"]
