@@ -511,6 +511,8 @@ class AthenaEngine(Engine):
     def close(self) -> None:
         if "_connection" in self.__dict__:
             self._connection.close()
+        self.glue.close()
+        self.s3.close()
 
 
 def _crawl_key(last: dict) -> tuple:

@@ -82,7 +82,7 @@ class QueryRule:
     engine_ms: int = 0
     update_count: int | None = None
     fail: str | None = None  # StateChangeReason of a FAILED query
-    effect: Callable[[], None] | None = None  # runs when the statement starts
+    effect: Callable[[str], None] | None = None  # runs with the SQL when the statement starts
 
     def results(self) -> QueryResults:
         def row(values) -> dict:
@@ -124,7 +124,7 @@ class _Extensions:
             ext.outcomes[exec_id] = rule
             backend.query_results[exec_id] = rule.results()
             if rule.effect:
-                rule.effect()
+                rule.effect(execution.query)
             if rule.fail:
                 execution.status = "FAILED"
 

@@ -359,7 +359,7 @@ def test_replace_partitions_deletes_exactly_the_days_then_drops_and_inserts(aws,
             f"page_daily/dt={D1}/keep.parquet", f"site_daily/dt={D1}.parquet"]
     put_parallel(aws, WAREHOUSE, keep + [f"site_daily/dt={D1}/old-a.parquet"])
 
-    def athena_writes():  # what the INSERT leaves behind in the warehouse
+    def athena_writes(sql: str):  # what the INSERT leaves behind in the warehouse
         aws.put(WAREHOUSE, f"site_daily/dt={D1}/new-0.parquet", b"P" * 300)
         aws.put(WAREHOUSE, f"site_daily/dt={D2}/new-0.parquet", b"P" * 200)
 
@@ -376,8 +376,8 @@ def test_replace_partitions_deletes_exactly_the_days_then_drops_and_inserts(aws,
     assert aws.statements() == [
         f"ALTER TABLE site_daily DROP IF EXISTS PARTITION (dt = '{D1}'), PARTITION (dt = '{D2}')",
         f"INSERT INTO site_daily ({SITE_DAILY_COLUMNS})\n{sql.strip()}",
-        f"SELECT dt, count(*) AS row_count FROM site_daily WHERE dt BETWEEN '{D1}' AND '{D2}' "
-        "GROUP BY dt",  # noqa: S608 - the expected statement text
+        "SELECT dt, count(*) AS row_count FROM site_daily WHERE dt BETWEEN '2024-03-01' AND "
+        "'2024-03-02' GROUP BY dt",
     ]
     assert aws.keys(WAREHOUSE) == sorted(keep + [f"site_daily/dt={D1}/new-0.parquet",
                                                  f"site_daily/dt={D2}/new-0.parquet"])
@@ -492,3 +492,65 @@ def test_threads_share_one_engine_safely(aws, engine):
         results = list(pool.map(lambda _: engine.query("SELECT count(*) AS n FROM geo_daily").rows,
                                 range(8)))
     assert results == [[(1,)]] * 8
+
+
+# ---------------------------------------------------------------------- end to end
+
+
+def test_pipeline_statements_run_unchanged_on_athena(aws, tmp_path, monkeypatch):
+    """EDGESTATS_BACKEND=athena from the stack's environment: raw partitions, the profile,
+    events and the eight summaries for two days, every SQL file as it is written.
+
+    The Dagster asset graph (`orchestration.definitions`) is not in the tree yet, so this
+    drives the engine in the graph's order: raw folders D..D+1, profile, events, summaries.
+    """
+    for key, value in aws.env(tmp_path).items():
+        monkeypatch.setenv(key, value)
+    land_two_days(aws)
+    aws.put_events(D3, "late.gz", [event(event_id="e4", event_time="2024-03-02T23:59:59.999Z")])
+    tables = ["events", *SUMMARY_TABLES]
+    for t in tables:  # yesterday's run left files behind for both days
+        aws.put(WAREHOUSE, f"{t}/dt={D1}/old.parquet", b"o" * 9)
+
+    def athena_writes(sql: str):
+        table = sql.split()[2]
+        for day in (D1, D2):
+            aws.put(WAREHOUSE, f"{table}/dt={day}/{table}-0.parquet", b"P" * 64)
+
+    profile_rows = [(D1, D1, 2), (D2, D2, 1), (D3, D2, 1)]
+    aws.on_query(r"^-- raw_events_profile", columns=[("folder", "varchar"), ("day", "varchar"),
+                                                     ("rows", "bigint")],
+                 rows=profile_rows, scanned_bytes=4096, engine_ms=700)
+    aws.on_query(r"^INSERT INTO ", update_count=4, scanned_bytes=MB, engine_ms=1000,
+                 effect=athena_writes)
+    aws.on_query(r"^SELECT dt, count\(\*\) AS row_count FROM ",
+                 columns=[("dt", "varchar"), ("row_count", "bigint")], rows=[(D1, 2), (D2, 2)])
+
+    days = DayRange.of(D1, D2)
+    with make_engine(Settings.from_env()) as eng:
+        assert isinstance(eng, AthenaEngine)
+        reg = eng.register_raw_partitions(days.extend(1))
+        with eng.raw_scan(days.extend(1)):
+            profile = eng.query(render("raw_events_profile", days))
+            results = [eng.replace_partitions("events", days, render("events", days))]
+        results += [eng.replace_partitions(t, days, render(t, days)) for t in SUMMARY_TABLES]
+
+    assert [(f.day, f.files, f.problems) for f in reg.folders] == [
+        (D1, 1, []), (D2, 1, []), (D3, 1, [])]
+    assert [aws.partition_location("raw_events", d) for d in (D1, D2, D3)] == [
+        f"s3://{LANDING}/events/dt={d}/" for d in (D1, D2, D3)]
+    assert profile.rows == profile_rows
+    assert [(r.table, r.rows_by_day, r.bytes_written) for r in results] == [
+        (t, {D1: 2, D2: 2}, 128) for t in tables]
+    statements = aws.statements()
+    assert statements[0] == render("raw_events_profile", days).strip()
+    for i, t in enumerate(tables):  # DROP, INSERT (the template as written), count; per table
+        drop, insert, count = statements[1 + 3 * i: 4 + 3 * i]
+        assert drop == f"ALTER TABLE {t} DROP IF EXISTS PARTITION (dt = '{D1}'), PARTITION (dt = '{D2}')"
+        assert insert.startswith(f"INSERT INTO {t} (") and insert.endswith(render(t, days).strip())
+        assert count.startswith(f"SELECT dt, count(*) AS row_count FROM {t} WHERE")  # noqa: S608
+    assert len(statements) == 1 + 3 * len(tables)
+    assert aws.keys(WAREHOUSE) == sorted(f"{t}/dt={d}/{t}-0.parquet" for t in tables
+                                         for d in (D1, D2))
+    assert sum(r.bytes_scanned for r in results) == 9 * MB
+    assert sum(r.cost_usd for r in results) == 18 * TEN_MB_COST
