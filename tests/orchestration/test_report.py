@@ -17,6 +17,7 @@ Out of range (11-01, 11-08) rows of 9999 page views must never show up or be ope
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import re
 from html import unescape
@@ -569,20 +570,26 @@ def test_run_cli_direct(settings, capsys):
 # --------------------------------------------------------------------------- Dagster
 
 
-def test_traffic_report_asset(settings):
+def _materialize_report(settings, instance, **kwargs):
     import dagster as dg
 
     from orchestration.defs.reporting.assets import traffic_report_asset
+    from orchestration.defs.resources import EngineResource
+
+    asset = traffic_report_asset(dg.DailyPartitionsDefinition(start_date="2026-01-01"))
+    engine = EngineResource.from_settings(settings)
+    return asset, dg.materialize([asset], instance=instance, resources={"engine": engine}, **kwargs)
+
+
+def test_traffic_report_asset(settings):
+    import dagster as dg
 
     make_warehouse(settings.home)
-    asset = traffic_report_asset(dg.DailyPartitionsDefinition(start_date="2026-01-01"))
+    instance = dg.DagsterInstance.ephemeral()
+    asset, result = _materialize_report(settings, instance, partition_key="2026-11-07")
     assert {dep.path[-1] for dep in asset.dependency_keys} == set(SUMMARY_TABLES)
     mapping = asset.get_partition_mapping(dg.AssetKey("site_daily"))
     assert (mapping.start_offset, mapping.end_offset) == (-59, 0)  # 30 days and the 30 before
-
-    result = dg.materialize(
-        [asset], partition_key="2026-11-07", instance=dg.DagsterInstance.ephemeral()
-    )
     assert result.success
     [materialization] = result.asset_materializations_for_node("traffic_report")
     meta = materialization.metadata
@@ -594,10 +601,60 @@ def test_traffic_report_asset(settings):
     assert (settings.home / "report.html").read_text().count('data-metric="pageviews"') == 2
 
 
+def test_traffic_report_asset_in_a_range_run_writes_once_for_the_last_day(settings):
+    import dagster as dg
+    from dagster._core.storage.tags import (
+        ASSET_PARTITION_RANGE_END_TAG,
+        ASSET_PARTITION_RANGE_START_TAG,
+    )
+
+    make_warehouse(settings.home)
+    tags = {
+        ASSET_PARTITION_RANGE_START_TAG: "2026-11-01",
+        ASSET_PARTITION_RANGE_END_TAG: "2026-11-06",
+    }
+    _, result = _materialize_report(settings, dg.DagsterInstance.ephemeral(), tags=tags)
+    assert result.success
+    # one run, one report (for the last day); Dagster records it against each day of the range
+    materializations = result.asset_materializations_for_node("traffic_report")
+    assert sorted(m.partition for m in materializations) == [f"2026-11-0{d}" for d in range(1, 7)]
+    assert {m.metadata["end"].value for m in materializations} == {"2026-11-06"}
+
+
+def test_traffic_report_asset_with_athena_backend_writes_nothing(settings):
+    import dagster as dg
+
+    athena = dataclasses.replace(settings, backend="athena")
+    _, result = _materialize_report(
+        athena, dg.DagsterInstance.ephemeral(), partition_key="2026-11-07"
+    )
+    assert result.success
+    assert result.asset_materializations_for_node("traffic_report") == []
+    assert not (settings.home / "report.html").exists()
+
+
+def test_reporting_defs_merge_with_the_pipeline():
+    import dagster as dg
+
+    from orchestration.defs import reporting, warehouse
+    from orchestration.defs.resources import EngineResource
+
+    resources = dg.Definitions(resources={"engine": EngineResource()})
+    defs = dg.Definitions.merge(warehouse.defs, reporting.defs, resources)
+    graph = defs.resolve_asset_graph()
+    report_key = dg.AssetKey("traffic_report")
+    assert graph.get(report_key).parent_keys == {dg.AssetKey(t) for t in SUMMARY_TABLES}
+    assert all(not graph.get(dg.AssetKey(t)).is_external for t in SUMMARY_TABLES)
+    job = defs.resolve_job_def("edgestats_daily")  # selection=all takes the report in
+    assert report_key in job.asset_layer.selected_asset_keys
+
+
 def test_cli_unwritable_out_exits_2(settings, tmp_path, capsys):
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
     out = blocker / "report.html"
-    assert cli.main(["report", "--start", "2026-11-05", "--end", "2026-11-07", "--out", str(out)]) == 2
+    assert (
+        cli.main(["report", "--start", "2026-11-05", "--end", "2026-11-07", "--out", str(out)]) == 2
+    )
     err = capsys.readouterr().err
     assert err.startswith(f"edgestats: cannot write the report to {out}: ") and err.count("\n") == 1
