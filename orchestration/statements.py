@@ -23,7 +23,10 @@ _ISO_TIME_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$"
 
 SQL_DIR = Path(__file__).with_name("sql")
 SUMMARY_STATEMENTS: tuple[str, ...] = tuple(SUMMARY_TABLES)
-STATEMENTS: tuple[str, ...] = ("raw_events_profile", "events", *SUMMARY_STATEMENTS)
+CHECK_STATEMENTS: tuple[str, ...] = ("check_events_unique", "check_summaries_add_up")
+STATEMENTS: tuple[str, ...] = (
+    "raw_events_profile", "events", *SUMMARY_STATEMENTS, *CHECK_STATEMENTS
+)
 
 
 def identifier(name: str) -> str:
@@ -89,3 +92,18 @@ def render(name: str, days: DayRange) -> str:
         return values[key]
 
     return _PLACEHOLDER.sub(fill, template(name))
+
+
+def preview(table: str, days: DayRange, limit: int = 10) -> str:
+    """The top rows of a summary table for the UI: largest first measure, latest day first."""
+    if table not in SUMMARY_TABLES:
+        raise ValueError(f"{table!r} is not a summary table")
+    columns = SUMMARY_TABLES[table]
+    measure = next(n for n, t in columns if t == "bigint" and n != "hour")
+    names = ", ".join(identifier(n) for n, _ in columns)
+    keys = ", ".join(identifier(n) for n, t in columns if t == "string")
+    return (
+        f"SELECT {names}, dt FROM {identifier(table)} "  # noqa: S608 - validated identifiers
+        f"WHERE dt BETWEEN '{days.start.isoformat()}' AND '{days.end.isoformat()}' "
+        f"ORDER BY dt DESC, {identifier(measure)} DESC, {keys} LIMIT {int(limit)}"
+    )

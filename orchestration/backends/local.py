@@ -331,7 +331,7 @@ class LocalEngine(Engine):
         staging_root = self.warehouse / ".staging"
         staging = staging_root / f"{table}-{uuid.uuid4().hex}"
         staging_root.mkdir(parents=True, exist_ok=True)
-        query = to_duckdb(sql)
+        query = self._typed(table, to_duckdb(sql))
         wanted = set(days.keys)
         with self._day_locks(table, days):
             try:
@@ -361,6 +361,18 @@ class LocalEngine(Engine):
         self._refresh_views()
         return WriteResult(table=table, rows_by_day=rows, bytes_written=size,
                            seconds=time.perf_counter() - started)
+
+    def _typed(self, table: str, query: str) -> str:
+        """The statement with its columns cast to the table's declared types, as Athena's
+        INSERT INTO would coerce them (DuckDB's count_if is a HUGEINT, Parquet has none)."""
+        columns = WAREHOUSE_TABLES[table]
+        expected = [n for n, _ in columns] + [PARTITION_COLUMN]
+        got = self.con.sql(query).columns
+        if list(got) != expected:
+            raise ValueError(f"{table}: the statement's columns {got} are not the table's "
+                             f"{expected} (orchestration.tables)")
+        casts = ", ".join(f"CAST({n} AS {DUCKDB_TYPES[t]}) AS {n}" for n, t in columns)
+        return f"SELECT {casts}, {PARTITION_COLUMN} FROM ({query}) AS statement"  # noqa: S608
 
     def _write_empty(self, query: str, staging: Path, days: list[str]) -> None:
         """An empty Parquet file with the statement's columns, so the day exists and is empty."""

@@ -1,0 +1,51 @@
+"""`raw_events`: the landing zone of each day, registered as a table partition."""
+
+
+import time
+
+import dagster as dg
+
+from orchestration.defs.common import BACKFILL_POLICY, WAREHOUSE_POOL, run_days
+from orchestration.defs.partitions import daily_partitions
+from orchestration.defs.resources import EngineResource
+
+MAX_PROBLEMS_SHOWN = 20
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    backfill_policy=BACKFILL_POLICY,
+    pool=WAREHOUSE_POOL,
+    group_name="landing",
+    kinds={"json"},
+    description=(
+        "Firehose's landing zone for day D, as `raw_events` partitions: the crawl lists the "
+        "objects of folders D and D+1 (events of D can arrive after midnight), checks each "
+        "looks like an event file, and registers the folders.  It does not read whole "
+        "files; `events` reads them once and reports rows and malformed lines here as "
+        "observations."
+    ),
+)
+def raw_events(context: dg.AssetExecutionContext, engine: EngineResource) -> dg.MaterializeResult:
+    days = run_days(context)
+    folders = days.extend(1)
+    started = time.perf_counter()
+    with engine.open() as eng:
+        registration = eng.register_raw_partitions(folders)
+    problems = registration.problems
+    for line in problems[:MAX_PROBLEMS_SHOWN]:
+        context.log.warning(f"landing object: {line}")
+    return dg.MaterializeResult(
+        metadata={
+            "folders": dg.MetadataValue.json(
+                {f.day: {"files": f.files, "bytes": f.bytes} for f in registration.folders}
+            ),
+            "files": registration.files,
+            "bytes": dg.MetadataValue.int(registration.bytes),
+            "problem_files": len(problems),
+            "problems": dg.MetadataValue.md(
+                "\n".join(f"- {p}" for p in problems[:MAX_PROBLEMS_SHOWN]) or "none"
+            ),
+            "duration_s": round(time.perf_counter() - started, 3),
+        }
+    )
