@@ -191,8 +191,10 @@ class LocalEngine(Engine):
         """Why this object does not look like an event file, or None."""
         try:
             line = _first_line(path)
-        except (OSError, zlib.error, EOFError) as e:
-            return f"not readable as gzip ({type(e).__name__})"
+        except zlib.error:
+            return "not a gzip object"
+        except OSError as e:
+            return f"unreadable ({e.strerror or type(e).__name__})"
         if not line.strip():
             return "empty"
         try:

@@ -1,0 +1,145 @@
+"""The local backend's storage mechanics: crawl, one read of the landing zone, swaps,
+locks, salvage."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+import time
+
+import pytest
+from filelock import FileLock
+
+from edge.config import Settings
+from orchestration.backends.local import LocalEngine, _salvage
+from orchestration.engine import DayRange
+from tests.orchestration import scenario
+
+DAY = DayRange(scenario.D, scenario.D)
+
+
+@pytest.fixture
+def engine(tmp_path):
+    eng = LocalEngine(Settings(home=tmp_path / "home"))
+    yield eng
+    eng.close()
+
+
+def site_rows(day: str, *sites_and_views) -> str:
+    rows = " UNION ALL ".join(f"SELECT '{s}' AS site, {v} AS hits, '{day}' AS dt"
+                              for s, v in sites_and_views)
+    return f"SELECT site, CAST(NULL AS varchar) AS browser, hits, dt FROM ({rows})"  # noqa: S608
+
+
+def test_crawl_lists_folders_d_and_d_plus_1_and_reports_bad_objects(engine):
+    scenario.land(engine.landing)
+    reg = engine.register_raw_partitions(DAY.extend(1))
+    assert [f.day for f in reg.folders] == ["2024-03-05", "2024-03-06"]
+    assert [f.files for f in reg.folders] == [4, 1]
+    assert reg.bytes == sum(p.stat().st_size for p in engine.landing.rglob("*.gz"))
+    assert reg.problems == [
+        "edgestats-1-2024-03-05-15-00-00-notgzip.gz: not a gzip object"
+    ]
+    catalog = json.loads(engine.catalog_file.read_text())
+    assert set(catalog["partitions"]) == {"2024-03-05", "2024-03-06"}
+
+
+def test_crawl_reports_foreign_columns_and_unregisters_empty_folders(engine):
+    folder = engine.landing / "events" / "dt=2024-03-05"
+    folder.mkdir(parents=True)
+    (folder / "x.gz").write_bytes(gzip.compress(b'{"event_id": "a", "colour": "red"}\n'))
+    reg = engine.register_raw_partitions(DAY)
+    (problem,) = reg.problems
+    assert problem.startswith("x.gz: missing columns ['schema_version'")
+    assert "unknown columns ['colour']" in problem
+    (folder / "x.gz").unlink()
+    assert engine.register_raw_partitions(DAY).files == 0
+    assert json.loads(engine.catalog_file.read_text())["partitions"] == {}
+
+
+def test_raw_scan_salvages_a_truncated_object_and_skips_garbage(engine):
+    scenario.land(engine.landing)
+    engine.register_raw_partitions(DAY.extend(1))
+    with engine.raw_scan(DAY.extend(1)) as scan:
+        ids = {r[0] for r in engine.query("SELECT event_id FROM raw_events").rows}
+    assert scan.truncated_files == ["dt=2024-03-05/edgestats-1-2024-03-05-14-00-00-truncated.gz"]
+    assert scan.unreadable_files == ["dt=2024-03-05/edgestats-1-2024-03-05-15-00-00-notgzip.gz"]
+    assert "v7-truncated" in ids and "v7-lost" not in ids
+    assert scan.files_read == 5
+    # afterwards nothing of the scan is left behind
+    assert not [p for p in engine.tmp_root.iterdir() if p.name.startswith("raw-scan-")]
+
+
+def test_salvage_keeps_complete_lines_only(tmp_path):
+    data = gzip.compress(b'{"a":1}\n{"b":2}\n{"c":', mtime=0)
+    src = tmp_path / "x.gz"
+    src.write_bytes(data[:-8])  # no trailer
+    kept = _salvage(src, tmp_path / "out" / "x.ndjson")
+    assert (tmp_path / "out" / "x.ndjson").read_bytes() == b'{"a":1}\n{"b":2}\n'
+    assert kept == 16
+    src.write_bytes(b"garbage")
+    assert _salvage(src, tmp_path / "none.ndjson") == 0
+
+
+def test_replace_partitions_replaces_exactly_the_given_days(engine):
+    two = DayRange.of("2024-03-05", "2024-03-06")
+    engine.replace_partitions(
+        "bot_daily", two,
+        site_rows("2024-03-05", ("a.com", 1)) + " UNION ALL " + site_rows("2024-03-06", ("b.com", 2)),
+    )
+    result = engine.replace_partitions("bot_daily", DAY, site_rows("2024-03-05", ("c.com", 3)))
+    assert result.rows_by_day == {"2024-03-05": 1}
+    rows = engine.query("SELECT site, hits, dt FROM bot_daily ORDER BY dt").rows
+    assert rows == [("c.com", 3, "2024-03-05"), ("b.com", 2, "2024-03-06")]
+    assert engine.stored_bytes("bot_daily", two) == result.bytes_written + sum(
+        p.stat().st_size for p in (engine.warehouse / "bot_daily" / "dt=2024-03-06").iterdir())
+
+
+def test_a_day_without_rows_becomes_an_empty_partition(engine):
+    engine.replace_partitions("bot_daily", DAY, site_rows("2024-03-05", ("a.com", 1)))
+    result = engine.replace_partitions("bot_daily", DAY, site_rows("2024-03-05", ("a.com", 1))
+                                       + " WHERE false")
+    assert result.rows_by_day == {"2024-03-05": 0}
+    assert list((engine.warehouse / "bot_daily" / "dt=2024-03-05").glob("*.parquet"))
+    assert engine.query("SELECT count(*) FROM bot_daily").rows == [(0,)]
+
+
+def test_rows_outside_the_days_are_refused_and_nothing_changes(engine):
+    engine.replace_partitions("bot_daily", DAY, site_rows("2024-03-05", ("a.com", 1)))
+    with pytest.raises(ValueError, match="outside"):
+        engine.replace_partitions("bot_daily", DAY, site_rows("2024-03-07", ("x.com", 9)))
+    assert engine.query("SELECT site FROM bot_daily").rows == [("a.com",)]
+    assert not list((engine.warehouse / ".staging").iterdir())
+
+
+def test_statement_columns_must_be_the_tables(engine):
+    with pytest.raises(ValueError, match="orchestration.tables"):
+        engine.replace_partitions("bot_daily", DAY, "SELECT 'a' AS site, 1 AS hits, "
+                                  "'2024-03-05' AS dt")
+
+
+def test_two_writers_of_the_same_day_do_not_interleave(engine):
+    engine.lock_dir.mkdir(parents=True, exist_ok=True)
+    held = FileLock(str(engine.lock_dir / "bot_daily-2024-03-05.lock"))
+    done = threading.Event()
+    with held:
+        def write():
+            other = LocalEngine(engine.settings)
+            other.replace_partitions("bot_daily", DAY, site_rows("2024-03-05", ("a.com", 1)))
+            other.close()
+            done.set()
+
+        thread = threading.Thread(target=write)
+        thread.start()
+        time.sleep(1.0)
+        assert not done.is_set()  # waiting for the day's lock
+    thread.join(timeout=60)
+    assert done.is_set()
+
+
+def test_empty_warehouse_has_typed_empty_views(engine):
+    assert engine.query("SELECT count(*) FROM site_daily").rows == [(0,)]
+    assert engine.query("SELECT count(*) FROM raw_events").rows == [(0,)]
+    result = engine.query("SELECT * FROM events")
+    assert result.columns[-1] == "dt" and result.rows == []
