@@ -24,7 +24,8 @@ JOB_NAME = "edgestats_daily"
 DEMO_DAYS = 7
 DEMO_PAGEVIEWS_PER_DAY = 4000
 DEMO_SEED = 1
-QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# the status lines say what happened; details and stack traces are in the run's log (UI)
+QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 DAGSTER_YAML = """\
 # Dagster instance of edgestats: `edgestats materialize` writes runs here and
 # `make ui` (dagster dev, DAGSTER_HOME=$EDGESTATS_HOME/dagster) reads them.
@@ -94,7 +95,7 @@ def _run_lines(result) -> list[StepLine]:
             rows = meta.get("dagster/row_count")
             files = meta.get("files")
             if rows is not None:
-                detail = f"{rows.value:,} rows"
+                detail = f"{rows.value:,} rows" + _skipped(meta)
             elif files is not None:
                 detail = f"{files.value:,} landing objects, {meta['bytes'].value:,} bytes"
             else:
@@ -102,6 +103,8 @@ def _run_lines(result) -> list[StepLine]:
             lines.append(StepLine(node, "ok", detail, event.event_specific_data.duration_ms / 1000))
         elif kind == "STEP_FAILURE":
             error = event.event_specific_data.error
+            while error is not None and error.cause is not None:  # the user code's own error
+                error = error.cause
             message = (error.message if error else "failed").strip().splitlines()[0]
             lines.append(StepLine(event.step_key, "FAILED", message))
         elif kind == "STEP_SKIPPED":
@@ -115,8 +118,22 @@ def _run_lines(result) -> list[StepLine]:
     return lines
 
 
-def materialize(settings: Settings, days: DayRange, out: TextIO = sys.stdout) -> bool:
+def _skipped(meta) -> str:
+    """What `events` left out of the landing zone, when it left anything out."""
+    parts = []
+    for key, words in (("malformed_lines", "malformed lines skipped"),
+                       ("duplicates_dropped", "duplicates dropped"),
+                       ("truncated_files", "truncated objects salvaged"),
+                       ("unreadable_files", "unreadable objects skipped")):
+        value = meta.get(key)
+        if value is not None and value.value:
+            parts.append(f"{value.value:,} {words}")
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def materialize(settings: Settings, days: DayRange, out: TextIO | None = None) -> bool:
     """Run every asset and check for `days`, at most 100 days per run; True if all passed."""
+    out = out or sys.stdout
     from dagster._core.storage.tags import (
         ASSET_PARTITION_RANGE_END_TAG,
         ASSET_PARTITION_RANGE_START_TAG,
