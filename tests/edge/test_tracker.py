@@ -134,7 +134,10 @@ def browser_requests(tmp_path_factory):
 
 
 def sent_from(requests, page: str) -> list[dict]:
-    return [r for r in requests if urlsplit(r["fields"].get("u", "")).path.startswith(page)]
+    """Requests whose `u` is on `page`, page views first: beacons travel in parallel, so
+    their arrival order is not the order they were sent in."""
+    sent = [r for r in requests if urlsplit(r["fields"].get("u", "")).path.startswith(page)]
+    return sorted(sent, key=lambda r: (r["fields"].get("n") or "", r["fields"]["u"]))
 
 
 def test_page_view_is_a_text_plain_beacon(browser_requests):
