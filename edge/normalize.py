@@ -190,7 +190,10 @@ _IPAD = bytes(b ^ 0x36 for b in range(256))
 _OPAD = bytes(b ^ 0x5C for b in range(256))
 
 
-@lru_cache(maxsize=4)  # a day or two of salts; small so old salts leave memory soon
+# Two salts: today's and yesterday's (late events).  A day's key pads are dropped once
+# two later days have been used: ~24 h after its day ends on a live site, inside the
+# salts' 48 h lifetime.
+@lru_cache(maxsize=2)
 def _hmac_pads(salt: bytes):
     """SHA-256 states after the RFC 2104 inner/outer key blocks: halves the cost per id."""
     key = hashlib.sha256(salt).digest() if len(salt) > 64 else salt
