@@ -144,7 +144,7 @@ def utm(query: str) -> dict[str, str | None]:
 
 @lru_cache(maxsize=4096)
 def _utm_values(query: str) -> tuple[str | None, ...]:
-    if not query or "utm_" not in query:
+    if not query or "utm_" not in query.lower():  # keys are case-insensitive
         return _NO_UTM
     out: dict[str, str | None] = dict.fromkeys(UTM_KEYS)
     for k, v in parse_qsl(query, keep_blank_values=False, errors="replace"):

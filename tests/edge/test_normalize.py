@@ -138,6 +138,7 @@ def test_utm_first_wins_and_keys_case_insensitive():
     assert got == {"utm_source": "NewsLetter", "utm_medium": "email",
                    "utm_campaign": "Black Friday", "utm_term": None, "utm_content": "hero"}
     assert utm("") == dict.fromkeys(got)
+    assert utm("UTM_SOURCE=Mail")["utm_source"] == "Mail"
 
 
 def test_geo_from_cloudfront_headers():
