@@ -6,8 +6,9 @@ S3 holds the data (DESIGN 5 and 7).
 - Table locations come from the Glue catalog (what the analytics stack deployed), so the
   S3 prefixes this module deletes are exactly the ones Athena writes and reads.
 - `raw_events` partitions are registered by the Glue partition API (default, no crawler
-  minimum charge) or by a crawler run (`EDGESTATS_CRAWLER_MODE=crawler`).  Crawls of one
-  crawler must not overlap: assets that register raw partitions belong in the Dagster
+  minimum charge) or by a crawler run over the day folders not registered yet
+  (`EDGESTATS_CRAWLER_MODE=crawler`; no crawl when all are).  Crawls of one crawler must
+  not overlap: assets that register raw partitions belong in the Dagster
   pool `CRAWLER_POOL` with a limit of 1; this module also waits for a crawl already running.
 - A write replaces days as DESIGN 7 says: delete each day's prefix, drop the partitions,
   `INSERT INTO`; a failed statement raises `AthenaQueryFailed` with Athena's own reason.
@@ -249,12 +250,14 @@ class AthenaEngine(Engine):
         raw = self._table(RAW_TABLE)
         found = [self._inspect_folder(raw, day) for day in folders.keys]
         days = [f.day for f in found if f.files]
-        if days:
-            if self.settings.crawler_mode == "crawler":
-                self._crawl(raw, days)
-            else:
-                self._create_partitions(raw, days)
-            self._verify_partitions(raw, days)
+        if days and self.settings.crawler_mode == "crawler":
+            # a registered folder needs no crawl: Athena lists its objects at query time
+            missing = self._missing_partitions(raw, days)
+            if missing:
+                self._crawl(raw, missing)
+        elif days:
+            self._create_partitions(raw, days)
+        self._verify_partitions(raw, days)
         return RawRegistration(found)
 
     def _inspect_folder(self, raw: GlueTable, day: str) -> RawFolder:
@@ -311,7 +314,7 @@ class AthenaEngine(Engine):
                 f"{first['PartitionValues']}: {first['ErrorDetail'].get('ErrorCode')}: "
                 f"{first['ErrorDetail'].get('ErrorMessage')}")
 
-    def _verify_partitions(self, raw: GlueTable, days: list[str]) -> None:
+    def _missing_partitions(self, raw: GlueTable, days: list[str]) -> list[str]:
         missing = []
         for day in days:
             try:
@@ -321,6 +324,10 @@ class AthenaEngine(Engine):
                 if e.response["Error"]["Code"] != "EntityNotFoundException":
                     raise
                 missing.append(day)
+        return missing
+
+    def _verify_partitions(self, raw: GlueTable, days: list[str]) -> None:
+        missing = self._missing_partitions(raw, days)
         if missing:
             how = (f"crawler {self.settings.glue_crawler!r} finished but"
                    if self.settings.crawler_mode == "crawler" else "after registering,")

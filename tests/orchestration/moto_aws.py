@@ -216,9 +216,10 @@ class MotoAws:
             "results": [{"rows": b.rows, "column_info": b.column_info} for b in built],
         })
 
-    def on_query(self, pattern: str, **outcome) -> QueryRule:
+    def on_query(self, pattern: str, first: bool = False, **outcome) -> QueryRule:
+        """A rule for statements matching `pattern`; the first matching rule applies."""
         rule = QueryRule(re.compile(pattern, re.S), **outcome)
-        self.ext.rules.append(rule)
+        self.ext.rules.insert(0 if first else len(self.ext.rules), rule)
         return rule
 
     def statements(self) -> list[str]:

@@ -5,6 +5,8 @@ See `moto_aws.py` for what moto models, and what the fixture adds where it does 
 
 from __future__ import annotations
 
+import io
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -14,7 +16,6 @@ import orchestration.backends.athena as athena_backend
 from edge.config import ConfigError, Settings
 from edge.schema import COLUMNS
 from orchestration.backends.athena import (
-    CRAWLER_POOL,
     AthenaBackendError,
     AthenaEngine,
     AthenaQueryFailed,
@@ -151,8 +152,9 @@ def test_crawler_run_points_its_s3_targets_at_the_days(aws, crawler_engine):
     day_paths = [f"s3://{LANDING}/events/dt={D1}/", f"s3://{LANDING}/events/dt={D2}/"]
     assert [(f.day, f.files) for f in reg.folders] == [(D1, 1), (D2, 1), (D3, 0)]
     assert [(f.day, f.files) for f in again.folders] == [(D1, 1), (D2, 1), (D3, 0)]
-    # one crawl per call, over exactly the folders with objects (D3 is empty)
-    assert worker.served == [day_paths, day_paths]
+    # one crawl, over exactly the folders with objects (D3 is empty); the second call finds
+    # both partitions registered and starts none (a crawl costs at least 10 minutes)
+    assert worker.served == [day_paths]
     # the crawler's other S3 target settings are kept; it was updated once, not twice
     assert first["Targets"]["S3Targets"] == [{"Path": p, "Exclusions": ["**.tmp"]}
                                              for p in day_paths]
@@ -264,8 +266,14 @@ def test_unknown_crawler_is_a_clear_error(aws, tmp_path):
         eng.register_raw_partitions(DayRange.of(D1))
 
 
-def test_crawler_pool_name():
-    assert CRAWLER_POOL == "glue_crawler"
+def test_crawl_covers_only_folders_not_registered_yet(aws, crawler_engine):
+    land_two_days(aws)
+    engine_api = AthenaEngine(aws.settings(crawler_engine.settings.home))  # partition API
+    engine_api.register_raw_partitions(DayRange.of(D1))
+    engine_api.close()
+    with CrawlerWorker(aws) as worker:
+        crawler_engine.register_raw_partitions(DayRange.of(D1, D2))
+    assert worker.served == [[f"s3://{LANDING}/events/dt={D2}/"]]
 
 
 # ---------------------------------------------------------------------- queries
@@ -495,60 +503,72 @@ def test_threads_share_one_engine_safely(aws, engine):
 # ---------------------------------------------------------------------- end to end
 
 
-def test_pipeline_statements_run_unchanged_on_athena(aws, tmp_path, monkeypatch):
-    """EDGESTATS_BACKEND=athena from the stack's environment: raw partitions, the profile,
-    events and the eight summaries for two days, every SQL file as it is written.
-
-    The Dagster asset graph (`orchestration.definitions`) is not in the tree yet, so this
-    drives the engine in the graph's order: raw folders D..D+1, profile, events, summaries.
+@pytest.mark.slow  # two Dagster runs of the whole graph, ~15-25 s
+def test_dagster_materializes_the_asset_graph_on_athena(aws, tmp_path, monkeypatch):
+    """`edgestats materialize` with EDGESTATS_BACKEND=athena and the stack's environment
+    pointed at moto: every asset and check of the graph for two days, in one Dagster run
+    recorded in the instance, each SQL file sent to Athena as it is written.
     """
+    from dagster import AssetKey
+
+    from orchestration.commands import dagster_instance, materialize
+
     for key, value in aws.env(tmp_path).items():
         monkeypatch.setenv(key, value)
     land_two_days(aws)
     aws.put_events(D3, "late.gz", [event(event_id="e4", event_time="2024-03-02T23:59:59.999Z")])
     tables = ["events", *SUMMARY_TABLES]
-    for t in tables:  # yesterday's run left files behind for both days
+    for t in tables:  # yesterday's run left files behind
         aws.put(WAREHOUSE, f"{t}/dt={D1}/old.parquet", b"o" * 9)
 
-    def athena_writes(sql: str):
+    def athena_writes(sql: str):  # the Parquet files an INSERT leaves in its partitions
         table = sql.split()[2]
         for day in (D1, D2):
             aws.put(WAREHOUSE, f"{table}/dt={day}/{table}-0.parquet", b"P" * 64)
 
-    profile_rows = [(D1, D1, 2), (D2, D2, 1), (D3, D2, 1)]
-    aws.on_query(r"^-- raw_events_profile", columns=[("folder", "varchar"), ("day", "varchar"),
-                                                     ("rows", "bigint")],
-                 rows=profile_rows, scanned_bytes=4096, engine_ms=700)
+    aws.on_query(r"^-- raw_events_profile", rows=[(D1, D1, 2), (D2, D2, 1), (D3, D2, 1)],
+                 columns=[("folder", "varchar"), ("day", "varchar"), ("rows", "bigint")])
     aws.on_query(r"^INSERT INTO ", update_count=4, scanned_bytes=MB, engine_ms=1000,
                  effect=athena_writes)
     aws.on_query(r"^SELECT dt, count\(\*\) AS row_count FROM ",
                  columns=[("dt", "varchar"), ("row_count", "bigint")], rows=[(D1, 2), (D2, 2)])
+    aws.on_query(r"^-- check_events_unique", columns=[("duplicate_rows", "bigint")], rows=[(0,)])
 
+    settings = Settings.from_env()
+    out = io.StringIO()
     days = DayRange.of(D1, D2)
-    with make_engine(Settings.from_env()) as eng:
-        assert isinstance(eng, AthenaEngine)
-        reg = eng.register_raw_partitions(days.extend(1))
-        with eng.raw_scan(days.extend(1)):
-            profile = eng.query(render("raw_events_profile", days))
-            results = [eng.replace_partitions("events", days, render("events", days))]
-        results += [eng.replace_partitions(t, days, render(t, days)) for t in SUMMARY_TABLES]
+    assert materialize(settings, days, out), out.getvalue()
 
-    assert [(f.day, f.files, f.problems) for f in reg.folders] == [
-        (D1, 1, []), (D2, 1, []), (D3, 1, [])]
+    report = out.getvalue()
+    assert "  ok       raw_events " in report and "3 landing objects" in report
+    for t in tables:
+        assert re.search(rf"^  ok       {t} .* 4 rows$", report, re.M), report
+    assert "check raw_events_files_match_schema" in report
+    assert "passed   check events_one_row_per_event_id" in report
+    assert "passed   check summaries_add_up" in report
+    instance = dagster_instance(settings)
+    for t in ["raw_events", *tables]:
+        assert instance.get_materialized_partitions(AssetKey(t)) == {D1, D2}, t
     assert [aws.partition_location("raw_events", d) for d in (D1, D2, D3)] == [
         f"s3://{LANDING}/events/dt={d}/" for d in (D1, D2, D3)]
-    assert profile.rows == profile_rows
-    assert [(r.table, r.rows_by_day, r.bytes_written) for r in results] == [
-        (t, {D1: 2, D2: 2}, 128) for t in tables]
     statements = aws.statements()
-    assert statements[0] == render("raw_events_profile", days).strip()
-    for i, t in enumerate(tables):  # DROP, INSERT (the template as written), count; per table
-        drop, insert, count = statements[1 + 3 * i: 4 + 3 * i]
-        assert drop == f"ALTER TABLE {t} DROP IF EXISTS PARTITION (dt = '{D1}'), PARTITION (dt = '{D2}')"
-        assert insert.startswith(f"INSERT INTO {t} (") and insert.endswith(render(t, days).strip())
-        assert count.startswith(f"SELECT dt, count(*) AS row_count FROM {t} WHERE")  # noqa: S608
-    assert len(statements) == 1 + 3 * len(tables)
+    for t in tables:  # one range run writes each table once, with its template unchanged
+        inserts = [q for q in statements if q.startswith(f"INSERT INTO {t} (")]
+        assert len(inserts) == 1 and inserts[0].endswith(render(t, days).strip()), t
+        assert (f"ALTER TABLE {t} DROP IF EXISTS PARTITION (dt = '{D1}'), "
+                f"PARTITION (dt = '{D2}')") in statements
+    assert render("raw_events_profile", days).strip() in statements
     assert aws.keys(WAREHOUSE) == sorted(f"{t}/dt={d}/{t}-0.parquet" for t in tables
                                          for d in (D1, D2))
-    assert sum(r.bytes_scanned for r in results) == 9 * MB
-    assert sum(r.cost_usd for r in results) == 18 * TEN_MB_COST
+
+    # a failed statement fails its asset with Athena's reason; nothing downstream runs
+    reason = "HIVE_BAD_DATA: Error parsing field value for field 3"
+    aws.on_query(r"^INSERT INTO events ", fail=reason, first=True)
+    out = io.StringIO()
+    assert not materialize(settings, days, out)
+    failed = re.search(r"^  FAILED   events\s+(.*)$", out.getvalue(), re.M)
+    assert failed, out.getvalue()
+    assert re.fullmatch(rf"orchestration\.backends\.athena\.AthenaQueryFailed: Athena query "
+                        rf"[0-9a-f-]{{36}} for writing events 2024-03-01\.\.2024-03-02 FAILED: "
+                        rf"{reason}", failed.group(1))
+    assert sum(q.startswith("INSERT INTO site_daily (") for q in aws.statements()) == 1
