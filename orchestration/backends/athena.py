@@ -283,8 +283,11 @@ class AthenaEngine(Engine):
         text, offset = b"", 0
         while b"\n" not in text and offset < min(size, _SNIFF_LIMIT):
             end = min(size, offset + _SNIFF_STEP) - 1
-            chunk = self.s3.get_object(Bucket=bucket, Key=key,
-                                       Range=f"bytes={offset}-{end}")["Body"].read()
+            try:
+                chunk = self.s3.get_object(Bucket=bucket, Key=key,
+                                           Range=f"bytes={offset}-{end}")["Body"].read()
+            except ClientError as e:  # e.g. deleted since the listing: reported, not fatal
+                return f"not readable ({e.response['Error'].get('Code')})"
             offset = end + 1
             if not gzipped:
                 text += chunk

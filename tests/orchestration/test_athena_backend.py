@@ -130,6 +130,22 @@ def test_sniffing_reads_a_long_first_line_in_steps(aws, engine):
     assert reg.folders[0].problems == ["s-1-b.gz: empty"]
 
 
+def test_object_gone_between_listing_and_reading_is_a_problem(aws, engine, monkeypatch):
+    aws.put_events(D1, "s-1-a.gz", [event()])
+    aws.put_events(D1, "s-1-b.gz", [event()])
+    listing = engine._objects
+
+    def listing_then_delete(bucket, prefix):  # a lifecycle rule removes b meanwhile
+        found = list(listing(bucket, prefix))
+        aws.s3.delete_object(Bucket=LANDING, Key=f"events/dt={D1}/s-1-b.gz")
+        return found
+
+    monkeypatch.setattr(engine, "_objects", listing_then_delete)
+    reg = engine.register_raw_partitions(DayRange.of(D1))
+    assert (reg.folders[0].files, reg.folders[0].problems) == (
+        2, ["s-1-b.gz: not readable (NoSuchKey)"])
+
+
 def test_missing_raw_table_is_a_clear_error(aws, engine):
     aws.glue.delete_table(DatabaseName=DATABASE, Name="raw_events")
     aws.put_events(D1, "s-1-a.gz", [event()])
