@@ -27,6 +27,10 @@ from typing import Protocol
 DEFAULT_BUFFER_BYTES = 5 * 1024 * 1024
 DEFAULT_BUFFER_SECONDS = 60.0
 MIN_BUFFER_SECONDS = 1.0
+# Full buffers waiting for the background writer.  Bounded, so a producer that outruns
+# the writer waits for it instead of piling up memory that a crash would lose: what is
+# not on disk is at most the open buffer, one being written and this many waiting.
+MAX_WAITING_BUFFERS = 1
 
 log = logging.getLogger("edgestats.firehose")
 
@@ -101,7 +105,8 @@ class LocalFirehose:
 
     Without `start()` a full buffer is written by the `put` that fills it (simple and
     deterministic, for batch producers).  After `start()` the background thread writes
-    it, so a live producer such as the collector never waits for gzip and fsync;
+    it, so a live producer such as the collector does not wait for gzip and fsync,
+    unless the writer falls `MAX_WAITING_BUFFERS` behind (then `put` waits for it);
     `flush()` and `close()` wait until everything handed over is on disk.
     """
 
@@ -177,11 +182,12 @@ class LocalFirehose:
             buf.chunks.append(record)
             buf.size += len(record)
             buf.count += 1
-            if full is not None and self._queue is not None:
-                self._queue.put(full)
-                full = None
+            waiting = self._queue
         if full is not None:
-            self._deliver(full)
+            if waiting is not None:  # outside the lock: the writer takes it in flush_due
+                waiting.put(full)
+            else:
+                self._deliver(full)
 
     # ------------------------------------------------------------ delivery
 
@@ -230,7 +236,7 @@ class LocalFirehose:
     def start(self, tick: float = 0.25) -> LocalFirehose:
         """Start the background thread: interval flushes and writing full buffers."""
         if self._worker is None:
-            self._queue = queue.Queue()
+            self._queue = queue.Queue(maxsize=MAX_WAITING_BUFFERS)
             self._worker = threading.Thread(target=self._run, args=(self._queue, tick),
                                             name="firehose-writer", daemon=True)
             self._worker.start()
