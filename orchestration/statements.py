@@ -44,19 +44,29 @@ def _quoted_list(values) -> str:
     return ", ".join(out)
 
 
-def schema_fragments() -> dict[str, str]:
-    """SQL pieces derived from `edge.schema`, so no template restates the field list."""
-    cols = [identifier(c) for c in COLUMNS]
-    required = " AND ".join(f"{identifier(c)} IS NOT NULL" for c in REQUIRED)
-    valid = (
+def _validity(prefix: str = "") -> str:
+    """The test a raw row must pass to be an event: required fields present, known schema
+    version and event type, ISO-8601 UTC time with milliseconds."""
+    q = prefix
+    required = " AND ".join(f"{q}{identifier(c)} IS NOT NULL" for c in REQUIRED)
+    return (
         f"({required}"
-        f" AND schema_version = {int(SCHEMA_VERSION)}"
-        f" AND event_type IN ({_quoted_list(EVENT_TYPES)})"
-        f" AND regexp_like(event_time, '{_ISO_TIME_PATTERN}'))"
+        f" AND {q}schema_version = {int(SCHEMA_VERSION)}"
+        f" AND {q}event_type IN ({_quoted_list(EVENT_TYPES)})"
+        f" AND regexp_like({q}event_time, '{_ISO_TIME_PATTERN}'))"
     )
+
+
+def schema_fragments() -> dict[str, str]:
+    """SQL pieces derived from `edge.schema`, so no template restates the field list.
+
+    `r_` variants qualify every column with the alias `r` (for joins)."""
+    cols = [identifier(c) for c in COLUMNS]
     return {
         "event_columns": ", ".join(cols),
-        "valid_event": valid,
+        "r_event_columns": ", ".join(f"r.{c}" for c in cols),
+        "valid_event": _validity(),
+        "r_valid_event": _validity("r."),
     }
 
 

@@ -3,48 +3,64 @@
 -- drops malformed rows, keeps event_time in the range, keeps one row per (day, event_id)
 -- and sessionises per (site, visitor_id, day) in (event_time, event_id) order: a gap of
 -- more than 30 minutes (1,800,000 ms) starts a new session.
--- Sessionising runs on a narrow projection and is joined back: sorting whole events is
--- what costs time.  `deduplicated` is referenced twice; DuckDB materialises it, Athena
--- may scan the day's landing objects twice (cents per terabyte, so accepted).
-WITH in_range AS (
+--
+-- Sessions are found on a narrow projection (`candidates`) and joined back to the whole
+-- rows at the end: sorting whole events is what costs time and memory.  Copies of an
+-- event_id are rare; the copy kept is the first in column order, so the choice never
+-- depends on file order.  raw_events is read three times (narrow, repeated ids, whole
+-- rows); the local backend reads it from one staged copy, Athena scans the day's
+-- objects again (a day is megabytes, so cents per thousand runs).
+WITH candidates AS (
     SELECT
-        {{event_columns}},
-        CAST(from_iso8601_timestamp(event_time) AS timestamp(3)) AS event_ts,
-        substr(event_time, 1, 10) AS day
-    FROM raw_events
-    WHERE dt BETWEEN '{{start}}' AND '{{folder_end}}'
-      AND {{valid_event}}
-      AND substr(event_time, 1, 10) BETWEEN '{{start}}' AND '{{end}}'
-      AND try(from_iso8601_timestamp(event_time)) IS NOT NULL
+        day, event_id, site, visitor_id, event_type, event_time,
+        try(date_parse(event_time, '%Y-%m-%dT%H:%i:%s.%fZ')) AS event_ts
+    FROM (
+        SELECT *, substr(event_time, 1, 10) AS day
+        FROM raw_events
+        WHERE dt BETWEEN '{{start}}' AND '{{folder_end}}' AND {{valid_event}}
+    )
+    WHERE day BETWEEN '{{start}}' AND '{{end}}'
 ),
-counted AS (
-    SELECT *, count(*) OVER (PARTITION BY day, event_id) AS copies
-    FROM in_range
+repeated AS (
+    SELECT day, event_id
+    FROM candidates
+    WHERE event_ts IS NOT NULL
+    GROUP BY day, event_id
+    HAVING count(*) > 1
 ),
-deduplicated AS (
-    SELECT {{event_columns}}, event_ts, day
-    FROM counted
-    WHERE copies = 1
-    UNION ALL
+winners AS (
     SELECT {{event_columns}}, event_ts, day
     FROM (
         SELECT
-            *,
+            {{r_event_columns}},
+            try(date_parse(r.event_time, '%Y-%m-%dT%H:%i:%s.%fZ')) AS event_ts,
+            k.day,
             row_number() OVER (
-                PARTITION BY day, event_id ORDER BY event_ts, {{event_columns}}
+                PARTITION BY k.day, r.event_id ORDER BY {{r_event_columns}}
             ) AS copy_number
-        FROM counted
-        WHERE copies > 1
+        FROM raw_events AS r
+        JOIN repeated AS k ON k.event_id = r.event_id AND k.day = substr(r.event_time, 1, 10)
+        WHERE r.dt BETWEEN '{{start}}' AND '{{folder_end}}' AND {{r_valid_event}}
+          AND try(date_parse(r.event_time, '%Y-%m-%dT%H:%i:%s.%fZ')) IS NOT NULL
     )
     WHERE copy_number = 1
 ),
+event_keys AS (
+    SELECT c.day, c.event_id, c.site, c.visitor_id, c.event_type, c.event_time, c.event_ts
+    FROM candidates AS c
+    LEFT JOIN repeated AS k ON k.day = c.day AND k.event_id = c.event_id
+    WHERE k.event_id IS NULL AND c.event_ts IS NOT NULL
+    UNION ALL
+    SELECT day, event_id, site, visitor_id, event_type, event_time, event_ts
+    FROM winners
+),
 gaps AS (
     SELECT
-        day, site, visitor_id, event_id, event_ts, event_type,
+        *,
         lag(event_ts) OVER (
             PARTITION BY site, visitor_id, day ORDER BY event_ts, event_id
         ) AS previous_ts
-    FROM deduplicated
+    FROM event_keys
 ),
 starts AS (
     SELECT
@@ -62,22 +78,46 @@ numbered AS (
         ) AS session_number
     FROM starts
 ),
+-- entry and exit pages: the session's first and last page view in (event_time, event_id)
+-- order; event_time is fixed-width ISO-8601, so the concatenation sorts the same way
+page_bounds AS (
+    SELECT
+        site, visitor_id, day, session_number,
+        min(event_time || event_id) AS first_page,
+        max(event_time || event_id) AS last_page
+    FROM numbered
+    WHERE event_type = 'pageview'
+    GROUP BY site, visitor_id, day, session_number
+),
 sessionised AS (
     SELECT
-        day,
-        event_id,
-        visitor_id || '-' || replace(day, '-', '') || '-' || CAST(session_number AS varchar)
-            AS session_id,
-        is_session_start,
-        event_type = 'pageview' AND row_number() OVER (
-            PARTITION BY site, visitor_id, day, session_number, event_type
-            ORDER BY event_ts, event_id
-        ) = 1 AS is_entry,
-        event_type = 'pageview' AND row_number() OVER (
-            PARTITION BY site, visitor_id, day, session_number, event_type
-            ORDER BY event_ts DESC, event_id DESC
-        ) = 1 AS is_exit
-    FROM numbered
+        n.day,
+        n.event_id,
+        n.visitor_id || '-' || replace(n.day, '-', '') || '-'
+            || CAST(n.session_number AS varchar) AS session_id,
+        n.is_session_start,
+        coalesce(n.event_time || n.event_id = b.first_page, false) AS is_entry,
+        coalesce(n.event_time || n.event_id = b.last_page, false) AS is_exit
+    FROM numbered AS n
+    LEFT JOIN page_bounds AS b
+        ON b.site = n.site AND b.visitor_id = n.visitor_id AND b.day = n.day
+        AND b.session_number = n.session_number AND n.event_type = 'pageview'
+),
+singles AS (
+    SELECT
+        {{r_event_columns}},
+        try(date_parse(r.event_time, '%Y-%m-%dT%H:%i:%s.%fZ')) AS event_ts,
+        substr(r.event_time, 1, 10) AS day
+    FROM raw_events AS r
+    LEFT JOIN repeated AS k ON k.event_id = r.event_id AND k.day = substr(r.event_time, 1, 10)
+    WHERE r.dt BETWEEN '{{start}}' AND '{{folder_end}}' AND {{r_valid_event}}
+      AND substr(r.event_time, 1, 10) BETWEEN '{{start}}' AND '{{end}}'
+      AND k.event_id IS NULL
+),
+clean AS (
+    SELECT * FROM singles WHERE event_ts IS NOT NULL
+    UNION ALL
+    SELECT * FROM winners
 )
 SELECT
     {{event_columns}},
@@ -87,6 +127,6 @@ SELECT
     is_entry,
     is_exit,
     day AS dt
-FROM deduplicated
+FROM clean
 JOIN sessionised USING (day, event_id)
 ORDER BY dt, site, visitor_id, event_ts, event_id
