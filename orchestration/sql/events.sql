@@ -5,7 +5,10 @@
 -- more than 30 minutes (1,800,000 ms) starts a new session.
 --
 -- Sessions are found on a narrow projection (`candidates`) and joined back to the whole
--- rows at the end: sorting whole events is what costs time and memory.  Copies of an
+-- rows at the end: sorting whole events is what costs time and memory.  Every window
+-- shares one order, (site, visitor_id, day) by (event_time, event_id); entry and exit
+-- pages come from running page-view counts: a page view is its session's entry when no
+-- page view of the session precedes it, its exit when none follows before the next session.  Copies of an
 -- event_id are rare; the copy kept is the first in column order, so the choice never
 -- depends on file order.  raw_events is read three times (narrow, repeated ids, whole
 -- rows); the local backend reads it from one staged copy, Athena scans the day's
@@ -58,8 +61,10 @@ gaps AS (
     SELECT
         *,
         lag(event_ts) OVER (
+            PARTITION BY site, visitor_id, day ORDER BY event_ts, event_id) AS previous_ts,
+        coalesce(sum(CASE WHEN event_type = 'pageview' THEN 1 ELSE 0 END) OVER (
             PARTITION BY site, visitor_id, day ORDER BY event_ts, event_id
-        ) AS previous_ts
+            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS pages_before
     FROM event_keys
 ),
 starts AS (
@@ -74,34 +79,28 @@ numbered AS (
         *,
         sum(CASE WHEN is_session_start THEN 1 ELSE 0 END) OVER (
             PARTITION BY site, visitor_id, day ORDER BY event_ts, event_id
-            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
-        ) AS session_number
+            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS session_number,
+        max(CASE WHEN is_session_start THEN pages_before END) OVER (
+            PARTITION BY site, visitor_id, day ORDER BY event_ts, event_id
+            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS pages_before_session,
+        min(CASE WHEN is_session_start THEN pages_before END) OVER (
+            PARTITION BY site, visitor_id, day ORDER BY event_ts, event_id
+            ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS pages_before_next_session,
+        sum(CASE WHEN event_type = 'pageview' THEN 1 ELSE 0 END) OVER (
+            PARTITION BY site, visitor_id, day) AS pages_in_day
     FROM starts
-),
--- entry and exit pages: the session's first and last page view in (event_time, event_id)
--- order; event_time is fixed-width ISO-8601, so the concatenation sorts the same way
-page_bounds AS (
-    SELECT
-        site, visitor_id, day, session_number,
-        min(event_time || event_id) AS first_page,
-        max(event_time || event_id) AS last_page
-    FROM numbered
-    WHERE event_type = 'pageview'
-    GROUP BY site, visitor_id, day, session_number
 ),
 sessionised AS (
     SELECT
-        n.day,
-        n.event_id,
-        n.visitor_id || '-' || replace(n.day, '-', '') || '-'
-            || CAST(n.session_number AS varchar) AS session_id,
-        n.is_session_start,
-        coalesce(n.event_time || n.event_id = b.first_page, false) AS is_entry,
-        coalesce(n.event_time || n.event_id = b.last_page, false) AS is_exit
-    FROM numbered AS n
-    LEFT JOIN page_bounds AS b
-        ON b.site = n.site AND b.visitor_id = n.visitor_id AND b.day = n.day
-        AND b.session_number = n.session_number AND n.event_type = 'pageview'
+        day,
+        event_id,
+        visitor_id || '-' || replace(day, '-', '') || '-'
+            || CAST(session_number AS varchar) AS session_id,
+        is_session_start,
+        event_type = 'pageview' AND pages_before = pages_before_session AS is_entry,
+        event_type = 'pageview'
+            AND pages_before + 1 = coalesce(pages_before_next_session, pages_in_day) AS is_exit
+    FROM numbered
 ),
 singles AS (
     SELECT

@@ -162,3 +162,43 @@ def test_transpiled_statements_are_cached_and_single():
     assert to_duckdb(sql) is to_duckdb(sql)
     with pytest.raises(ValueError):
         to_duckdb("SELECT 1; SELECT 2")
+
+
+def test_sessions_without_page_views_and_conflicting_copies(tmp_path):
+    """Entry/exit when a session opens with a custom event; copies of an event_id that
+    differ keep the first in column order, whatever the file order."""
+    from edge.firehose import LocalFirehose
+    from edge.schema import encode
+
+    d = scenario.D
+    x = "x"
+    records = [
+        scenario.event("c1", scenario.t(d, "10:00:00.000"), x, event_type="custom",
+                       event_name="play", path="/video/"),
+        scenario.event("p1", scenario.t(d, "10:10:00.000"), x, path="/a/"),
+        scenario.event("p2", scenario.t(d, "11:00:00.000"), x, path="/b/"),  # 50 min later
+        scenario.event("p3", scenario.t(d, "11:05:00.000"), x, path="/c/"),
+        scenario.event("dup", scenario.t(d, "12:00:00.000"), "y", path="/zz/"),
+        scenario.event("dup", scenario.t(d, "12:00:00.000"), "y", path="/aa/"),
+        scenario.event("dup", scenario.t(d, "12:00:00.000"), "0", path="/zz/"),  # other salt
+    ]
+    settings = Settings(home=tmp_path)
+    with LocalFirehose(settings.landing, buffer_seconds=3600) as firehose:
+        for r in records:
+            firehose.put(encode(r), arrival=scenario.t(d, "13:00:00.000").timestamp())
+    days = DayRange(d, d)
+    with LocalEngine(settings) as eng:
+        eng.register_raw_partitions(days.extend(1))
+        with eng.raw_scan(days.extend(1)):
+            eng.replace_partitions("events", days, statements.render("events", days))
+        rows = eng.query(
+            "SELECT event_id, path, visitor_id, session_id, is_session_start, is_entry, is_exit "
+            "FROM events ORDER BY event_time, event_id").rows
+    xs = "x" * 16
+    assert rows == [
+        ("c1", "/video/", xs, f"{xs}-20240305-1", True, False, False),
+        ("p1", "/a/", xs, f"{xs}-20240305-1", False, True, True),
+        ("p2", "/b/", xs, f"{xs}-20240305-2", True, True, False),
+        ("p3", "/c/", xs, f"{xs}-20240305-2", False, False, True),
+        ("dup", "/aa/", "y" * 16, f"{'y' * 16}-20240305-1", True, True, True),
+    ]
