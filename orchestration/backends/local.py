@@ -71,6 +71,26 @@ def _columns_struct(columns) -> str:
     return "{" + ", ".join(f"'{n}': '{DUCKDB_TYPES[t]}'" for n, t in columns) + "}"
 
 
+# What `json_type` calls a JSON value of each column type (integers: UBIGINT or BIGINT).
+_JSON_TYPES = {"int": "'UBIGINT', 'BIGINT'", "bigint": "'UBIGINT', 'BIGINT'",
+               "string": "'VARCHAR'", "boolean": "'BOOLEAN'"}
+
+
+def _typed_values(columns) -> str:
+    """Each column from its JSON value, NULL when the value has another JSON type.
+
+    A typed read_json would coerce: `"site": {"a": 1}` becomes the string '{"a":1}',
+    `"is_bot": "yes"` becomes true, `"visitor_id": 7` becomes '7'.  Such lines break
+    the event schema and must count as malformed (a required column is NULL), not
+    reach the summaries.
+    """
+    out = []
+    for n, t in columns:
+        value = f"({n} ->> '$')" if t == "string" else f"CAST({n} AS {DUCKDB_TYPES[t]})"
+        out.append(f"CASE WHEN json_type({n}) IN ({_JSON_TYPES[t]}) THEN {value} END AS {n}")
+    return ", ".join(out)
+
+
 def _empty_select(columns) -> str:
     """A typed SELECT with no rows, for tables that have no files yet."""
     cols = [f"CAST(NULL AS {DUCKDB_TYPES[t]}) AS {n}" for n, t in columns]
@@ -226,9 +246,11 @@ class LocalEngine(Engine):
         if not sources:
             return _empty_select(RAW_EVENT_COLUMNS)
         listing = ", ".join(_sql_string(f) for f in sources)
+        raw = "{" + ", ".join(f"'{n}': 'JSON'" for n, _ in RAW_EVENT_COLUMNS) + "}"
         return (
-            f"SELECT * FROM read_json([{listing}], format = 'newline_delimited', "  # noqa: S608 - our own quoted paths
-            f"columns = {_columns_struct(RAW_EVENT_COLUMNS)}, ignore_errors = true, "
+            f"SELECT {_typed_values(RAW_EVENT_COLUMNS)}, {PARTITION_COLUMN} "  # noqa: S608 - our own quoted paths
+            f"FROM read_json([{listing}], format = 'newline_delimited', "
+            f"columns = {raw}, ignore_errors = true, "
             "hive_partitioning = true, hive_types = {'dt': 'VARCHAR'}, "
             "maximum_object_size = 16777216)"
         )
