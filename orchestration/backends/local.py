@@ -62,6 +62,13 @@ def to_duckdb(sql: str) -> str:
     return out[0]
 
 
+@lru_cache(maxsize=256)
+def tables_named(sql: str) -> frozenset[str]:
+    """The table names a (DuckDB) statement reads, so only their views are set up."""
+    return frozenset(t.name for t in sqlglot.parse_one(sql, read="duckdb").find_all(
+        sqlglot.exp.Table) if t.name)
+
+
 def _sql_string(text: str) -> str:
     """A DuckDB string literal for a path we built ourselves."""
     return "'" + str(text).replace("'", "''") + "'"
@@ -166,7 +173,7 @@ class LocalEngine(Engine):
         )
         self.con.execute("SET TimeZone = 'UTC'")
         self._raw_scoped = False
-        self._refresh_views()
+        self._views: set[str] = set()  # views set up on this connection, made on first use
 
     # ------------------------------------------------------------------ catalog
 
@@ -292,11 +299,12 @@ class LocalEngine(Engine):
                 f"read_parquet({_sql_string(staged)})"
             )
             self._raw_scoped = True
+            self._views.add("raw_events")
             yield scan
         finally:
             self._raw_scoped = False
+            self._views.discard("raw_events")
             shutil.rmtree(work, ignore_errors=True)
-            self._refresh_views()
 
     @staticmethod
     def _damaged_file(message: str, files: list[Path]) -> Path | None:
@@ -326,19 +334,24 @@ class LocalEngine(Engine):
             raise ValueError(f"unknown warehouse table {table!r}")
         return self.warehouse / table
 
-    def _refresh_views(self) -> None:
-        for table, columns in WAREHOUSE_TABLES.items():
-            folder = self._table_dir(table)
-            if any(folder.glob("dt=*/*.parquet")):
-                body = (
-                    f"SELECT * FROM read_parquet({_sql_string(folder / 'dt=*' / '*.parquet')}, "  # noqa: S608 - our own quoted path
-                    "hive_partitioning = true, hive_types = {'dt': 'VARCHAR'})"
-                )
+    def _prepare(self, duck_sql: str) -> None:
+        """Create the views `duck_sql` reads that this connection has not set up yet."""
+        for table in tables_named(duck_sql) - self._views:
+            if table in WAREHOUSE_TABLES:
+                folder = self._table_dir(table)
+                if any(folder.glob("dt=*/*.parquet")):
+                    body = (
+                        f"SELECT * FROM read_parquet({_sql_string(folder / 'dt=*' / '*.parquet')}, "  # noqa: S608 - our own quoted path
+                        "hive_partitioning = true, hive_types = {'dt': 'VARCHAR'})"
+                    )
+                else:
+                    body = _empty_select(WAREHOUSE_TABLES[table])
+            elif table == "raw_events":
+                body = self._raw_view()
             else:
-                body = _empty_select(columns)
+                continue
             self.con.execute(f"CREATE OR REPLACE VIEW {table} AS {body}")
-        if not self._raw_scoped:
-            self.con.execute(f"CREATE OR REPLACE VIEW raw_events AS {self._raw_view()}")
+            self._views.add(table)
 
     @contextmanager
     def _day_locks(self, table: str, days: DayRange) -> Iterator[None]:
@@ -355,7 +368,9 @@ class LocalEngine(Engine):
         staging_root = self.warehouse / ".staging"
         staging = staging_root / f"{table}-{uuid.uuid4().hex}"
         staging_root.mkdir(parents=True, exist_ok=True)
-        query = self._typed(table, to_duckdb(sql))
+        query = to_duckdb(sql)
+        self._prepare(query)
+        query = self._typed(table, query)
         wanted = set(days.keys)
         with self._day_locks(table, days):
             try:
@@ -382,7 +397,7 @@ class LocalEngine(Engine):
                     self._swap(new, target / f"dt={day}")
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
-        self._refresh_views()
+        self._views.discard(table)  # it may have had no files before
         return WriteResult(table=table, rows_by_day=rows, bytes_written=size,
                            seconds=time.perf_counter() - started)
 
@@ -416,7 +431,9 @@ class LocalEngine(Engine):
         shutil.rmtree(old, ignore_errors=True)
 
     def query(self, sql: str) -> QueryResult:
-        rel = self.con.sql(to_duckdb(sql))
+        duck_sql = to_duckdb(sql)
+        self._prepare(duck_sql)
+        rel = self.con.sql(duck_sql)
         if rel is None:
             return QueryResult([], [])
         return QueryResult(list(rel.columns), rel.fetchall())
