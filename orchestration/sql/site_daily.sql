@@ -13,7 +13,7 @@ per_session AS (
         session_id,
         count_if(event_type = 'pageview') AS pageviews,
         count_if(event_type = 'custom') AS custom_events,
-        CAST(date_diff('millisecond', min(event_ts), max(event_ts)) AS double) / 1000 AS duration_s
+        date_diff('millisecond', min(event_ts), max(event_ts)) AS duration_ms
     FROM human
     GROUP BY dt, site, session_id
 ),
@@ -23,7 +23,8 @@ per_site_sessions AS (
         site,
         count(*) AS sessions,
         count_if(pageviews = 1 AND custom_events = 0) AS bounces,
-        avg(duration_s) AS avg_visit_duration_s
+        -- an integer sum is exact in any order, so parallel runs give the same double
+        CAST(sum(duration_ms) AS double) / count(*) / 1000 AS avg_visit_duration_s
     FROM per_session
     GROUP BY dt, site
 ),
