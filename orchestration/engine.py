@@ -44,14 +44,17 @@ from edge.config import ConfigError, Settings
 
 MAX_PARTITIONS_PER_STATEMENT = 100  # Athena: an INSERT INTO may write at most 100 partitions
 
-_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # ASCII digits, nothing around them
 
 
 def parse_day(text: str) -> dt.date:
     """A strict `YYYY-MM-DD`; the only shape of date allowed into SQL."""
-    if not isinstance(text, str) or not _ISO_DAY.match(text):
-        raise ValueError(f"{text!r} is not a date in YYYY-MM-DD form")
-    return dt.date.fromisoformat(text)
+    if isinstance(text, str) and _ISO_DAY.fullmatch(text):
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError:  # 2026-02-30: the same clear message, not "day is out of range"
+            pass
+    raise ValueError(f"{text!r} is not a date in YYYY-MM-DD form")
 
 
 @dataclass(frozen=True)
