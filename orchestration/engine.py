@@ -35,12 +35,14 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
+import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from edge.config import ConfigError, Settings
+from edge.schema import COLUMNS
 
 MAX_PARTITIONS_PER_STATEMENT = 100  # Athena: an INSERT INTO may write at most 100 partitions
 
@@ -55,6 +57,26 @@ def parse_day(text: str) -> dt.date:
         except ValueError:  # 2026-02-30: the same clear message, not "day is out of range"
             pass
     raise ValueError(f"{text!r} is not a date in YYYY-MM-DD form")
+
+
+def first_line_problem(line: bytes) -> str | None:
+    """Why a landing object's first line is not a canonical event, or None."""
+    if not line.strip():
+        return "empty"
+    try:
+        doc = json.loads(line)
+    except ValueError:
+        return "first line is not JSON"
+    if not isinstance(doc, dict):
+        return "first line is not a JSON object"
+    missing = [c for c in COLUMNS if c not in doc]
+    extra = sorted(set(doc) - set(COLUMNS))
+    parts = []
+    if missing:
+        parts.append(f"missing columns {missing}")
+    if extra:
+        parts.append(f"unknown columns {extra}")
+    return "; ".join(parts) or None
 
 
 @dataclass(frozen=True)
@@ -148,6 +170,18 @@ class RawScan:
     unreadable_files: list[str] = field(default_factory=list)  # nothing salvageable
 
 
+LANDING_AREAS = ("events", "errors")  # Firehose output and Firehose failures (DESIGN 5)
+
+
+@dataclass(frozen=True)
+class LandingObject:
+    """One object of the landing zone as a listing shows it (never read)."""
+
+    key: str  # relative to the landing root: events/dt=D/<name> or errors/<type>/dt=D/<name>
+    day: str  # the dt=D folder it is in
+    bytes: int
+
+
 @dataclass
 class WriteResult:
     """Result of `replace_partitions`."""
@@ -226,6 +260,12 @@ class Engine(abc.ABC):
     @abc.abstractmethod
     def stored_bytes(self, table: str, days: DayRange) -> int:
         """Bytes stored in `table`'s partitions `days` (0 for missing ones)."""
+
+    @abc.abstractmethod
+    def landing_objects(self, area: str, days: DayRange) -> list[LandingObject]:
+        """List (never read) the landing objects of `days`: area "events" lists
+        `events/dt=D/`, area "errors" lists `errors/<error-type>/dt=D/` of every type.
+        Objects whose name starts with `.` or `_` are not data and are left out."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

@@ -20,12 +20,21 @@ from orchestration.tables import SUMMARY_TABLES
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _ISO_TIME_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$"
+_EVENT_TIME_FORMAT = "%Y-%m-%dT%H:%i:%s.%fZ"  # date_parse format of event_time
 
 SQL_DIR = Path(__file__).with_name("sql")
 SUMMARY_STATEMENTS: tuple[str, ...] = tuple(SUMMARY_TABLES)
 CHECK_STATEMENTS: tuple[str, ...] = ("check_events_unique", "check_summaries_add_up")
+# the data-quality checks (orchestration.defs.quality); the first five read raw_events
+RAW_QUALITY_STATEMENTS: tuple[str, ...] = (
+    "check_schema_valid", "check_schema_valid_examples", "check_no_future_events",
+    "check_duplicate_rate", "check_late_arrival_share",
+)
+QUALITY_STATEMENTS: tuple[str, ...] = (
+    *RAW_QUALITY_STATEMENTS, "check_volume_anomaly", "check_bot_share", "check_geo_coverage",
+)
 STATEMENTS: tuple[str, ...] = (
-    "raw_events_profile", "events", *SUMMARY_STATEMENTS, *CHECK_STATEMENTS
+    "raw_events_profile", "events", *SUMMARY_STATEMENTS, *CHECK_STATEMENTS, *QUALITY_STATEMENTS
 )
 
 
@@ -57,6 +66,25 @@ def _validity(prefix: str = "") -> str:
     )
 
 
+def _invalid_reason() -> str:
+    """Why a raw row is not an event, naming the field, or NULL for a valid event.
+
+    Fixed texts only, so metadata built from it can never carry a line's content."""
+    everything_null = " AND ".join(f"{identifier(c)} IS NULL" for c in COLUMNS)
+    whens = [f"WHEN {everything_null} THEN 'not JSON, or no event field in it'"]
+    whens += [f"WHEN {identifier(c)} IS NULL THEN '{c}: missing, null or wrong JSON type'"
+              for c in REQUIRED]
+    whens += [
+        f"WHEN schema_version <> {int(SCHEMA_VERSION)} THEN 'schema_version: unknown version'",
+        f"WHEN event_type NOT IN ({_quoted_list(EVENT_TYPES)}) THEN 'event_type: unknown type'",
+        f"WHEN NOT regexp_like(event_time, '{_ISO_TIME_PATTERN}') "
+        "THEN 'event_time: not ISO-8601 UTC with milliseconds'",
+        f"WHEN try(date_parse(event_time, '{_EVENT_TIME_FORMAT}')) IS NULL "
+        "THEN 'event_time: no such time'",
+    ]
+    return "(CASE " + " ".join(whens) + " END)"
+
+
 def schema_fragments() -> dict[str, str]:
     """SQL pieces derived from `edge.schema`, so no template restates the field list.
 
@@ -67,6 +95,7 @@ def schema_fragments() -> dict[str, str]:
         "r_event_columns": ", ".join(f"r.{c}" for c in cols),
         "valid_event": _validity(),
         "r_valid_event": _validity("r."),
+        "invalid_reason": _invalid_reason(),
     }
 
 

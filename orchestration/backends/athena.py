@@ -16,7 +16,6 @@ S3 holds the data (DESIGN 5 and 7).
 
 from __future__ import annotations
 
-import json
 import math
 import time
 import zlib
@@ -32,15 +31,17 @@ from pyathena import connect
 from pyathena.error import Error as PyAthenaError
 
 from edge.config import ConfigError, Settings
-from edge.schema import COLUMNS
 from orchestration.engine import (
+    LANDING_AREAS,
     MAX_PARTITIONS_PER_STATEMENT,
     DayRange,
     Engine,
+    LandingObject,
     QueryResult,
     RawFolder,
     RawRegistration,
     WriteResult,
+    first_line_problem,
     parse_day,
 )
 from orchestration.statements import identifier
@@ -136,26 +137,6 @@ class GlueTable:
 
     def day_prefix(self, day: str) -> str:
         return f"{self.prefix}{PARTITION_COLUMN}={parse_day(day).isoformat()}/"
-
-
-def first_line_problem(line: bytes) -> str | None:
-    """Why a landing object's first line is not a canonical event, or None."""
-    if not line.strip():
-        return "empty"
-    try:
-        doc = json.loads(line)
-    except ValueError:
-        return "first line is not JSON"
-    if not isinstance(doc, dict):
-        return "first line is not a JSON object"
-    missing = [c for c in COLUMNS if c not in doc]
-    extra = sorted(set(doc) - set(COLUMNS))
-    parts = []
-    if missing:
-        parts.append(f"missing columns {missing}")
-    if extra:
-        parts.append(f"unknown columns {extra}")
-    return "; ".join(parts) or None
 
 
 class AthenaEngine(Engine):
@@ -493,6 +474,37 @@ class AthenaEngine(Engine):
         target = self._table(table)
         return sum(o["Size"] for day in days.keys
                    for o in self._objects(target.bucket, target.day_prefix(day)))
+
+    def landing_objects(self, area: str, days: DayRange) -> list[LandingObject]:
+        if area not in LANDING_AREAS:
+            raise ValueError(f"unknown landing area {area!r}")
+        bucket, root = self._landing_root()
+        if area == "events":
+            prefixes = {day: [f"{root}events/dt={day}/"] for day in days.keys}
+        else:  # errors/<error-type>/dt=D/: one listing of the types, then one per type and day
+            listing = self.s3.get_paginator("list_objects_v2").paginate(
+                Bucket=bucket, Prefix=f"{root}errors/", Delimiter="/")
+            types = [p["Prefix"] for page in listing for p in page.get("CommonPrefixes", [])]
+            prefixes = {day: [f"{t}dt={day}/" for t in types] for day in days.keys}
+        found = []
+        for day, day_prefixes in prefixes.items():
+            for prefix in day_prefixes:
+                for obj in self._objects(bucket, prefix):
+                    if not obj["Key"].rsplit("/", 1)[-1].startswith(("_", ".")):
+                        found.append(LandingObject(key=obj["Key"][len(root):], day=day,
+                                                   bytes=obj["Size"]))
+        return found
+
+    def _landing_root(self) -> tuple[str, str]:
+        """The landing bucket and the prefix `events/` and `errors/` sit under:
+        EDGESTATS_LANDING_URI, else the folder above the raw_events table's location."""
+        if self.settings.landing_uri:
+            try:
+                return split_s3_uri(self.settings.landing_uri)
+            except ValueError as e:
+                raise ConfigError(f"EDGESTATS_LANDING_URI: {e}") from None
+        raw = self._table(RAW_TABLE)
+        return raw.bucket, raw.prefix.removesuffix("events/")
 
     # ------------------------------------------------------------------ S3
 

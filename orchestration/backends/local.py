@@ -31,15 +31,17 @@ import sqlglot
 from filelock import FileLock
 
 from edge.config import Settings
-from edge.schema import COLUMNS
 from orchestration.engine import (
+    LANDING_AREAS,
     DayRange,
     Engine,
+    LandingObject,
     QueryResult,
     RawFolder,
     RawRegistration,
     RawScan,
     WriteResult,
+    first_line_problem,
 )
 from orchestration.tables import (
     DUCKDB_TYPES,
@@ -51,6 +53,7 @@ from orchestration.tables import (
 LOCK_TIMEOUT_S = 600
 _SNIFF_BYTES = 4096  # read a gzip object in small steps until its first line is out
 _IO_ERROR_PATH = re.compile(r"(/\S+?\.(?:gz|ndjson|json))\b")
+PATH_COLUMN = '"$path"'  # the object a raw row came from, named as Athena names it
 
 
 @lru_cache(maxsize=256)
@@ -222,22 +225,7 @@ class LocalEngine(Engine):
             return "not a gzip object"
         except OSError as e:
             return f"unreadable ({e.strerror or type(e).__name__})"
-        if not line.strip():
-            return "empty"
-        try:
-            doc = json.loads(line)
-        except ValueError:
-            return "first line is not JSON"
-        if not isinstance(doc, dict):
-            return "first line is not a JSON object"
-        missing = [c for c in COLUMNS if c not in doc]
-        extra = sorted(set(doc) - set(COLUMNS))
-        parts = []
-        if missing:
-            parts.append(f"missing columns {missing}")
-        if extra:
-            parts.append(f"unknown columns {extra}")
-        return "; ".join(parts) or None
+        return first_line_problem(line)
 
     def _raw_files(self, folders: DayRange) -> list[Path]:
         registered = self._catalog()["partitions"]
@@ -249,15 +237,19 @@ class LocalEngine(Engine):
 
     @staticmethod
     def _read_json(sources: list[Path]) -> str:
-        """DuckDB's NDJSON reader over files or globs, typed from `edge.schema`."""
+        """DuckDB's NDJSON reader over files or globs, typed from `edge.schema`, with each
+        row's file as `"$path"` (Athena's hidden column: the quality checks read the
+        Firehose arrival time from the object name)."""
         if not sources:
-            return _empty_select(RAW_EVENT_COLUMNS)
+            return (f"SELECT *, CAST(NULL AS VARCHAR) AS {PATH_COLUMN} "  # noqa: S608 - constants
+                    f"FROM ({_empty_select(RAW_EVENT_COLUMNS)})")
         listing = ", ".join(_sql_string(f) for f in sources)
         raw = "{" + ", ".join(f"'{n}': 'JSON'" for n, _ in RAW_EVENT_COLUMNS) + "}"
         return (
-            f"SELECT {_typed_values(RAW_EVENT_COLUMNS)}, {PARTITION_COLUMN} "  # noqa: S608 - our own quoted paths
+            f"SELECT {_typed_values(RAW_EVENT_COLUMNS)}, {PARTITION_COLUMN}, "  # noqa: S608 - our own quoted paths
+            f"filename AS {PATH_COLUMN} "
             f"FROM read_json([{listing}], format = 'newline_delimited', "
-            f"columns = {raw}, ignore_errors = true, "
+            f"columns = {raw}, ignore_errors = true, filename = true, "
             "hive_partitioning = true, hive_types = {'dt': 'VARCHAR'}, "
             "maximum_object_size = 16777216)"
         )
@@ -443,6 +435,18 @@ class LocalEngine(Engine):
         return sum(
             f.stat().st_size for day in days.keys for f in (folder / f"dt={day}").glob("*.parquet")
         )
+
+    def landing_objects(self, area: str, days: DayRange) -> list[LandingObject]:
+        if area not in LANDING_AREAS:
+            raise ValueError(f"unknown landing area {area!r}")
+        found = []
+        for day in days.keys:
+            pattern = f"dt={day}/*" if area == "events" else f"*/dt={day}/*"
+            for path in sorted((self.landing / area).glob(pattern)):
+                if path.is_file() and not path.name.startswith((".", "_")):
+                    found.append(LandingObject(key=path.relative_to(self.landing).as_posix(),
+                                               day=day, bytes=path.stat().st_size))
+        return found
 
     def close(self) -> None:
         self.con.close()
