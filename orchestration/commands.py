@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TextIO
 
 import sqlglot
@@ -76,14 +76,97 @@ def dagster_instance(settings: Settings):
 @dataclass
 class StepLine:
     name: str
-    status: str  # ok | FAILED | skipped | passed | WARN | FAILED-CHECK
+    status: str  # ok | FAILED | skipped
     detail: str
     seconds: float | None = None
 
+    def __str__(self) -> str:
+        secs = f"{self.seconds:6.2f} s" if self.seconds is not None else ""
+        return f"  {self.status:<8} {self.name:<40} {secs:>9}  {self.detail}".rstrip()
 
-def _run_lines(result) -> list[StepLine]:
-    """One line per asset step and check, in execution order."""
-    lines: list[StepLine] = []
+
+@dataclass
+class CheckLine:
+    """One asset check evaluation, as issue 5's command line prints it."""
+
+    asset: str
+    check: str
+    partition: str
+    passed: bool
+    severity: str  # ERROR | WARN
+    summary: str
+    blocking: bool = False
+
+    def __str__(self) -> str:
+        status = "PASSED" if self.passed else "FAILED"
+        return (f"CHECK {self.asset}/{self.check} {self.partition} {status} {self.severity} "
+                f"{self.summary}").rstrip()
+
+    @property
+    def failed_error(self) -> bool:
+        return not self.passed and self.severity == "ERROR"
+
+
+@dataclass
+class MaterializeOutcome:
+    """What `materialize` did; true when every run succeeded and no day was blocked."""
+
+    runs_ok: bool = True
+    checks: list[CheckLine] = field(default_factory=list)
+    blocked_days: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return self.runs_ok and not self.blocked_days
+
+    @property
+    def failed_errors(self) -> list[CheckLine]:
+        return [c for c in self.checks if c.failed_error]
+
+
+def _check_line(event, chunk: DayRange) -> CheckLine:
+    ev = event.event_specific_data
+    summary = ev.description or ", ".join(
+        f"{k}={v.value}" for k, v in list(ev.metadata.items())[:3]
+        if isinstance(v.value, (int, float, str)))
+    return CheckLine(ev.asset_key.to_user_string(), ev.check_name, ev.partition or str(chunk),
+                     ev.passed, ev.severity.value, " ".join(summary.split()), bool(ev.blocking))
+
+
+def _blocked_days(checks: list[CheckLine], chunk: DayRange) -> list[str]:
+    """Days of `chunk` that a failed blocking ERROR check stopped (a range-wide one: all)."""
+    days: set[str] = set()
+    for c in checks:
+        if c.blocking and c.failed_error:
+            days.update(chunk.keys if c.partition not in chunk.keys else [c.partition])
+    return sorted(days)
+
+
+def _only_blocked(result) -> bool:
+    """True when every failed step failed because a blocking check failed, nothing else."""
+    failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    return bool(failures) and all(
+        e.event_specific_data.error is not None
+        and e.event_specific_data.error.cls_name == "DagsterAssetCheckFailedError"
+        for e in failures)
+
+
+def _ranges_without(chunk: DayRange, days: list[str]) -> list[DayRange]:
+    """The runs of consecutive days of `chunk` that are not in `days`."""
+    out: list[DayRange] = []
+    for day in chunk:
+        if day.isoformat() in days:
+            continue
+        if out and out[-1].end == day - dt.timedelta(days=1):
+            out[-1] = DayRange(out[-1].start, day)
+        else:
+            out.append(DayRange(day, day))
+    return out
+
+
+def _run_lines(result, chunk: DayRange) -> list[StepLine | CheckLine]:
+    """One line per asset step and check evaluation, in execution order."""
+    lines: list[StepLine | CheckLine] = []
+    blocked = _only_blocked(result)
     for event in result.all_events:
         kind = event.event_type_value
         if kind == "STEP_SUCCESS":
@@ -108,13 +191,10 @@ def _run_lines(result) -> list[StepLine]:
             message = (error.message if error else "failed").strip().splitlines()[0]
             lines.append(StepLine(event.step_key, "FAILED", message))
         elif kind == "STEP_SKIPPED":
-            lines.append(StepLine(event.step_key, "skipped", "an upstream step failed"))
+            why = "a blocking ERROR check failed" if blocked else "an upstream step failed"
+            lines.append(StepLine(event.step_key, "skipped", why))
         elif kind == "ASSET_CHECK_EVALUATION":
-            ev = event.event_specific_data
-            status = "passed" if ev.passed else (
-                "WARN" if ev.severity.value == "WARN" else "FAILED-CHECK"
-            )
-            lines.append(StepLine(f"check {ev.check_name}", status, ""))
+            lines.append(_check_line(event, chunk))
     return lines
 
 
@@ -131,8 +211,15 @@ def _skipped(meta) -> str:
     return f" ({', '.join(parts)})" if parts else ""
 
 
-def materialize(settings: Settings, days: DayRange, out: TextIO | None = None) -> bool:
-    """Run every asset and check for `days`, at most 100 days per run; True if all passed."""
+def materialize(settings: Settings, days: DayRange, out: TextIO | None = None, *,
+                waive_blocking_checks: bool = False) -> MaterializeOutcome:
+    """Run every asset and check for `days`, at most 100 days per run.
+
+    A day that a blocking ERROR check stops gets no clean events and no summaries; when
+    it shares a run with other days, those are run again without it (the raw checks
+    already passed for them), so one bad day never holds back its neighbours.
+    `waive_blocking_checks` records the same verdicts but lets every day through.
+    """
     out = out or sys.stdout
     from dagster._core.storage.tags import (
         ASSET_PARTITION_RANGE_END_TAG,
@@ -140,40 +227,60 @@ def materialize(settings: Settings, days: DayRange, out: TextIO | None = None) -
     )
 
     from orchestration.definitions import defs
+    from orchestration.defs.quality import AFTER_CRAWL_JOB
+    from orchestration.defs.quality.checks import WAIVE_TAG
     from orchestration.defs.resources import EngineResource
 
     instance = dagster_instance(settings)
     job = defs.resolve_job_def(JOB_NAME)
     engine = EngineResource.from_settings(settings)
-    ok = True
-    for chunk in days.chunks(MAX_PARTITIONS_PER_STATEMENT):
+    after_crawl = defs.resolve_job_def(AFTER_CRAWL_JOB)
+    outcome = MaterializeOutcome()
+
+    def run(chunk: DayRange, heading: str, job=job):
         started = time.perf_counter()
+        tags = {ASSET_PARTITION_RANGE_START_TAG: chunk.start.isoformat(),
+                ASSET_PARTITION_RANGE_END_TAG: chunk.end.isoformat()}
+        if waive_blocking_checks:
+            tags[WAIVE_TAG] = "true"
         result = job.execute_in_process(
-            instance=instance,
-            tags={
-                ASSET_PARTITION_RANGE_START_TAG: chunk.start.isoformat(),
-                ASSET_PARTITION_RANGE_END_TAG: chunk.end.isoformat(),
-            },
-            resources={"engine": engine},
-            run_config=QUIET_RUN_CONFIG,
-            raise_on_error=False,
+            instance=instance, tags=tags, resources={"engine": engine},
+            run_config=QUIET_RUN_CONFIG, raise_on_error=False,
         )
-        print(f"materialize {chunk} ({len(chunk)} day{'s' if len(chunk) > 1 else ''}), "
-              f"run {result.run_id[:8]}", file=out)
-        for line in _run_lines(result):
-            secs = f"{line.seconds:6.2f} s" if line.seconds is not None else ""
-            print(f"  {line.status:<8} {line.name:<40} {secs:>9}  {line.detail}".rstrip(), file=out)
+        print(f"{heading}, run {result.run_id[:8]}", file=out)
+        lines = _run_lines(result, chunk)
+        for line in lines:
+            print(str(line), file=out)
+        checks = [c for c in lines if isinstance(c, CheckLine)]
+        outcome.checks.extend(checks)
         status = "succeeded" if result.success else "FAILED"
         print(f"  run {status} in {time.perf_counter() - started:.1f} s", file=out)
-        ok = ok and result.success
+        return result, checks
+
+    for chunk in days.chunks(MAX_PARTITIONS_PER_STATEMENT):
+        plural = "s" if len(chunk) > 1 else ""
+        result, checks = run(chunk, f"materialize {chunk} ({len(chunk)} day{plural})")
+        blocked = _blocked_days(checks, chunk) if not result.success else []
+        outcome.blocked_days.extend(blocked)
+        if blocked and _only_blocked(result):
+            print(f"  blocked: {', '.join(blocked)} (no clean events, no summaries)", file=out)
+            for rest in _ranges_without(chunk, blocked):
+                again, _ = run(rest, f"materialize {rest} again without the blocked day"
+                               f"{'s' if len(blocked) > 1 else ''}", after_crawl)
+                outcome.runs_ok = outcome.runs_ok and again.success
+            continue
+        outcome.runs_ok = outcome.runs_ok and result.success
         if not result.success:
             break
-    return ok
+    return outcome
 
 
 def materialize_cli(args, settings: Settings) -> int:
+    """Exit 0 when every run succeeded and no ERROR check failed, else 1."""
     days = check_range(args.start, args.end, settings)
-    return 0 if materialize(settings, days) else 1
+    outcome = materialize(settings, days,
+                          waive_blocking_checks=getattr(args, "waive_blocking_checks", False))
+    return 0 if outcome and not outcome.failed_errors else 1
 
 
 # ---------------------------------------------------------------- sql

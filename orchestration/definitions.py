@@ -6,11 +6,12 @@ both load `defs` from here.
 
 import dagster as dg
 
-from orchestration.defs import landing, warehouse
+from orchestration.defs import landing, quality, warehouse
 from orchestration.defs.resources import engine_resource
 
 defs = dg.Definitions.merge(
     landing.defs,
     warehouse.defs,
+    quality.defs,
     dg.Definitions(resources={"engine": engine_resource()}),
 )

@@ -24,7 +24,7 @@ from orchestration.backends.athena import (
     scan_cost_usd,
 )
 from orchestration.engine import DayRange, make_engine
-from orchestration.statements import render
+from orchestration.statements import QUALITY_STATEMENTS, render
 from orchestration.tables import SUMMARY_TABLES
 from tests.orchestration.moto_aws import (
     CRAWLER,
@@ -549,6 +549,10 @@ def test_dagster_materializes_the_asset_graph_on_athena(aws, tmp_path, monkeypat
     aws.on_query(r"^SELECT dt, count\(\*\) AS row_count FROM ",
                  columns=[("dt", "varchar"), ("row_count", "bigint")], rows=[(D1, 2), (D2, 2)])
     aws.on_query(r"^-- check_events_unique", columns=[("duplicate_rows", "bigint")], rows=[(0,)])
+    # issue 5's quality checks: counts from Athena, listings from S3 (an errors/ object on D2)
+    aws.on_query(r"^-- check_schema_valid:", rows=[(D1, 2, 0), (D2, 1, 0)], columns=[
+        ("day", "varchar"), ("lines", "bigint"), ("bad_lines", "bigint")])
+    aws.put(LANDING, f"errors/processing-failed/dt={D2}/edgestats-1-{D2}-00-02-00-e", b"{}\n")
 
     settings = Settings.from_env()
     out = io.StringIO()
@@ -559,9 +563,14 @@ def test_dagster_materializes_the_asset_graph_on_athena(aws, tmp_path, monkeypat
     assert "  ok       raw_events " in report and "3 landing objects" in report
     for t in tables:
         assert re.search(rf"^  ok       {t} .* 4 rows$", report, re.M), report
-    assert "check raw_events_files_match_schema" in report
-    assert "passed   check events_one_row_per_event_id" in report
-    assert "passed   check summaries_add_up" in report
+    assert f"\nCHECK raw_events/raw_events_files_match_schema {D1}..{D2} " in report
+    assert f"\nCHECK events/events_one_row_per_event_id {D1}..{D2} PASSED ERROR " in report
+    assert f"\nCHECK site_daily/summaries_add_up {D1}..{D2} PASSED ERROR " in report
+    assert f"\nCHECK raw_events/schema_valid {D1} PASSED ERROR 0 malformed lines of 2 " in report
+    assert f"\nCHECK raw_events/freshness {D2} PASSED WARN 1 landing object(s)" in report
+    assert (f"\nCHECK raw_events/firehose_errors {D2} FAILED ERROR 1 object(s), 3 bytes under "
+            f"errors/processing-failed/dt={D2}/ (1)") in report
+    assert f"\nCHECK raw_events/firehose_errors {D1} PASSED ERROR " in report
     instance = dagster_instance(settings)
     for t in ["raw_events", *tables]:
         assert instance.get_materialized_partitions(AssetKey(t)) == {D1, D2}, t
@@ -574,6 +583,8 @@ def test_dagster_materializes_the_asset_graph_on_athena(aws, tmp_path, monkeypat
         assert (f"ALTER TABLE {t} DROP IF EXISTS PARTITION (dt = '{D1}'), "
                 f"PARTITION (dt = '{D2}')") in statements
     assert render("raw_events_profile", days).strip() in statements
+    for name in QUALITY_STATEMENTS:  # sent as written, like every pipeline statement
+        assert render(name, days).strip() in statements, name
     assert aws.keys(WAREHOUSE) == sorted(f"{t}/dt={d}/{t}-0.parquet" for t in tables
                                          for d in (D1, D2))
 

@@ -48,15 +48,20 @@ def test_materialize_date_that_is_not_a_date_exits_2(edgestats_home, capsys):
 @pytest.fixture
 def materialised(edgestats_home, capsys):
     scenario.land(edgestats_home / "landing")
-    code = main(["materialize", "--start", "2024-03-05", "--end", "2024-03-05"])
+    # the scenario's junk lines fail issue 5's blocking schema_valid: waived, so the day's
+    # tables are written, and the exit code still says an ERROR check failed
+    code = main(["materialize", "--start", "2024-03-05", "--end", "2024-03-05",
+                 "--waive-blocking-checks"])
     return code, capsys.readouterr().out
 
 
 def test_materialize_runs_every_asset_and_records_the_run(materialised, edgestats_home):
     code, out = materialised
-    assert code == 0, out
+    assert code == 1, out
+    assert "\nCHECK raw_events/schema_valid 2024-03-05 FAILED ERROR " in out
     assert out.startswith("materialize 2024-03-05 (1 day), run ")
-    assert "  ok       site_daily" in out and "passed   check summaries_add_up" in out
+    assert "  ok       site_daily" in out
+    assert "\nCHECK site_daily/summaries_add_up 2024-03-05 PASSED ERROR " in out
     from dagster import AssetKey, DagsterInstance
 
     instance = DagsterInstance.from_config(str(edgestats_home / "dagster"))
@@ -100,7 +105,8 @@ def test_sql_refuses_anything_but_one_select(edgestats_home, capsys, query, mess
 def test_materialize_failure_exits_1(edgestats_home, capsys):
     scenario.land(edgestats_home / "landing")
     (edgestats_home / "warehouse").write_text("a file where the warehouse folder should be")
-    assert main(["materialize", "--start", "2024-03-05", "--end", "2024-03-05"]) == 1
+    assert main(["materialize", "--start", "2024-03-05", "--end", "2024-03-05",
+                 "--waive-blocking-checks"]) == 1
     out = capsys.readouterr().out
     assert "FAILED   raw_events" in out or "FAILED   events" in out
     assert "run FAILED" in out

@@ -23,7 +23,10 @@ from orchestration.tables import SUMMARY_TABLES
 
 ROOT = Path(__file__).resolve().parents[2]
 ASSETS = {"raw_events", "events", *SUMMARY_TABLES}
-CHECKS = {"raw_events_files_match_schema", "events_one_row_per_event_id", "summaries_add_up"}
+CHECKS = {"raw_events_files_match_schema", "events_one_row_per_event_id", "summaries_add_up",
+          # issue 5's data-quality checks (orchestration.defs.quality)
+          "schema_valid", "no_future_events", "firehose_errors", "duplicate_rate", "freshness",
+          "late_arrival_share", "volume_anomaly", "bot_share", "geo_coverage"}
 
 
 def test_definitions_load_every_asset_check_job_and_schedule():

@@ -33,7 +33,9 @@ def run(tmp_path_factory):
     settings = Settings(home=home)
     scenario.land(settings.landing)
     out = io.StringIO()
-    ok = materialize(settings, DayRange(D, D1), out=out)
+    # the scenario's junk lines fail issue 5's blocking schema_valid (test_quality_checks
+    # covers that); here they must reach the transforms, which count and skip them
+    ok = materialize(settings, DayRange(D, D1), out=out, waive_blocking_checks=True)
     return settings, ok, out.getvalue()
 
 
@@ -64,13 +66,13 @@ def test_run_succeeds_and_prints_every_asset_and_check(run):
     assert ok, out
     for asset in ["raw_events", "events", *SUMMARY_TABLES]:
         assert f"ok       {asset} " in out
-    for check in ["raw_events_files_match_schema", "events_one_row_per_event_id",
-                  "summaries_add_up"]:
-        assert f"check {check}" in out
+    for check in ["raw_events/raw_events_files_match_schema",
+                  "events/events_one_row_per_event_id", "site_daily/summaries_add_up"]:
+        assert f"\nCHECK {check} {D}..{D1} " in out
     # the object that is not gzip is reported by the crawl's check as a warning
-    assert "WARN     check raw_events_files_match_schema" in out
-    assert "passed   check events_one_row_per_event_id" in out
-    assert "passed   check summaries_add_up" in out
+    assert f"CHECK raw_events/raw_events_files_match_schema {D}..{D1} FAILED WARN " in out
+    assert f"CHECK events/events_one_row_per_event_id {D}..{D1} PASSED ERROR " in out
+    assert f"CHECK site_daily/summaries_add_up {D}..{D1} PASSED ERROR " in out
     assert "run succeeded" in out
 
 
@@ -151,10 +153,10 @@ def test_rematerialising_gives_identical_files_and_replaces_exactly_that_day(run
     settings, _, _ = run
     copy = Settings(home=tmp_path / "again")
     scenario.land(copy.landing)
-    assert materialize(copy, DayRange(D, D1), out=io.StringIO())
+    assert materialize(copy, DayRange(D, D1), out=io.StringIO(), waive_blocking_checks=True)
     first = _digest(copy.warehouse)
     assert first == _digest(settings.warehouse)  # same landing -> byte-identical Parquet
-    assert materialize(copy, DayRange(D, D), out=io.StringIO())
+    assert materialize(copy, DayRange(D, D), out=io.StringIO(), waive_blocking_checks=True)
     assert _digest(copy.warehouse) == first
     assert not list((copy.warehouse / ".staging").iterdir())
 
@@ -162,7 +164,7 @@ def test_rematerialising_gives_identical_files_and_replaces_exactly_that_day(run
     scenario.add_visitor(copy.landing, "c", scenario.t(D, "16:00:00.000"),
                          scenario.t(D, "16:00:01.000"))
     d1_files = {p: p.stat().st_mtime_ns for p in (copy.warehouse).rglob(f"dt={D1}/*.parquet")}
-    assert materialize(copy, DayRange(D, D), out=io.StringIO())
+    assert materialize(copy, DayRange(D, D), out=io.StringIO(), waive_blocking_checks=True)
     site, shop = read(copy, "site_daily", D)
     assert site[:5] == (scenario.SITE, 8, 6, 7, 5)
     assert {p: p.stat().st_mtime_ns for p in d1_files} == d1_files
