@@ -143,3 +143,19 @@ def test_empty_warehouse_has_typed_empty_views(engine):
     assert engine.query("SELECT count(*) FROM raw_events").rows == [(0,)]
     result = engine.query("SELECT * FROM events")
     assert result.columns[-1] == "dt" and result.rows == []
+
+
+def test_events_statements_are_cut_by_landing_bytes(engine):
+    from orchestration.defs.warehouse.assets import event_chunks
+
+    for day, size in (("2024-03-01", 600), ("2024-03-02", 500), ("2024-03-03", 100),
+                      ("2024-03-04", 2000), ("2024-03-06", 10)):
+        folder = engine.landing / "events" / f"dt={day}"
+        folder.mkdir(parents=True)
+        (folder / "x.gz").write_bytes(b"x" * size)
+    days = DayRange.of("2024-03-01", "2024-03-07")
+    assert [str(c) for c in event_chunks(engine, days, max_bytes=1000)] == [
+        "2024-03-01", "2024-03-02..2024-03-03", "2024-03-04", "2024-03-05..2024-03-07"]
+    assert event_chunks(engine, days, max_bytes=10**9) == [days]
+    year = DayRange.of("2024-01-01", "2024-12-31")
+    assert [len(c) for c in event_chunks(engine, year, max_bytes=10**9)] == [100, 100, 100, 66]
