@@ -23,6 +23,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import dagster as dg
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData as TargetMaterialization,  # not re-exported
+)
 
 from orchestration import statements
 from orchestration.defs.common import run_days
@@ -397,7 +400,23 @@ def events_verdicts(eng: Engine, days: DayRange, wanted: set[str]) -> list[Verdi
     return out
 
 
-def evaluation(verdict: Verdict, waived: bool = False) -> dg.AssetCheckEvaluation:
+def latest_materialization(instance: dg.DagsterInstance, asset: dg.AssetKey,
+                           day: str) -> TargetMaterialization | None:
+    """The materialisation of `asset`'s partition `day` that a check of it judges.
+
+    Dagster shows a partition's check status only while the evaluation targets the
+    partition's latest materialisation; it fills this in itself for single-partition runs
+    only, and these evaluations are per day of any range."""
+    found = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=asset, asset_partitions=[day]), limit=1).records
+    if not found:
+        return None
+    return TargetMaterialization(storage_id=found[0].storage_id, run_id=found[0].run_id,
+                                 timestamp=found[0].timestamp)
+
+
+def evaluation(verdict: Verdict, waived: bool = False,
+               target: TargetMaterialization | None = None) -> dg.AssetCheckEvaluation:
     rule = verdict.rule
     metadata = dict(verdict.metadata)
     if waived and rule.blocking:
@@ -406,6 +425,7 @@ def evaluation(verdict: Verdict, waived: bool = False) -> dg.AssetCheckEvaluatio
         asset_key=rule.asset, check_name=rule.name, passed=verdict.passed,
         metadata=metadata, severity=rule.severity, description=verdict.summary,
         blocking=rule.blocking and not waived, partition=verdict.day,
+        target_materialization_data=target,
     )
 
 
@@ -414,8 +434,12 @@ def _emit(context: dg.AssetCheckExecutionContext, specs: list[dg.AssetCheckSpec]
     """One evaluation per check and day, then each selected check's (empty) output, which
     is what downstream steps wait for."""
     waived = str(context.run.tags.get(WAIVE_TAG, "")).lower() == "true"
+    targets: dict[tuple[dg.AssetKey, str], TargetMaterialization | None] = {}
     for verdict in verdicts:
-        yield evaluation(verdict, waived)
+        where = (verdict.rule.asset, verdict.day)
+        if where not in targets:
+            targets[where] = latest_materialization(context.instance, *where)
+        yield evaluation(verdict, waived, targets[where])
     for spec in specs:
         if spec.key in context.selected_asset_check_keys:
             yield dg.Output(None, output_name=spec.get_python_identifier())

@@ -44,4 +44,5 @@ def raw_events_freshness_sensor(context: dg.SensorEvaluationContext,
         (verdict,) = checks.raw_verdicts(eng, DayRange.of(day), {"freshness"}, now=now)
     context.log.info(f"freshness {day}: {'passed' if verdict.passed else 'FAILED'}: "
                      f"{verdict.summary}")
-    return dg.SensorResult(asset_events=[checks.evaluation(verdict)], cursor=day)
+    target = checks.latest_materialization(context.instance, verdict.rule.asset, day)
+    return dg.SensorResult(asset_events=[checks.evaluation(verdict, target=target)], cursor=day)
