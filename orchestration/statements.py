@@ -69,9 +69,10 @@ def _validity(prefix: str = "") -> str:
 def _invalid_reason() -> str:
     """Why a raw row is not an event, naming the field, or NULL for a valid event.
 
-    Fixed texts only, so metadata built from it can never carry a line's content."""
-    everything_null = " AND ".join(f"{identifier(c)} IS NULL" for c in COLUMNS)
-    whens = [f"WHEN {everything_null} THEN 'not JSON, or no event field in it'"]
+    Fixed texts only, so metadata built from it can never carry a line's content.  It
+    reads the required columns only, like `valid_event`."""
+    everything_null = " AND ".join(f"{identifier(c)} IS NULL" for c in REQUIRED)
+    whens = [f"WHEN {everything_null} THEN 'not JSON, or none of the required fields'"]
     whens += [f"WHEN {identifier(c)} IS NULL THEN '{c}: missing, null or wrong JSON type'"
               for c in REQUIRED]
     whens += [

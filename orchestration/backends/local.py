@@ -236,17 +236,18 @@ class LocalEngine(Engine):
         return files
 
     @staticmethod
-    def _read_json(sources: list[Path]) -> str:
+    def _read_json(sources: list[Path], columns: tuple[str, ...] | None = None) -> str:
         """DuckDB's NDJSON reader over files or globs, typed from `edge.schema`, with each
         row's file as `"$path"` (Athena's hidden column: the quality checks read the
         Firehose arrival time from the object name)."""
+        read = [c for c in RAW_EVENT_COLUMNS if columns is None or c[0] in columns]
         if not sources:
             return (f"SELECT *, CAST(NULL AS VARCHAR) AS {PATH_COLUMN} "  # noqa: S608 - constants
-                    f"FROM ({_empty_select(RAW_EVENT_COLUMNS)})")
+                    f"FROM ({_empty_select(read)})")
         listing = ", ".join(_sql_string(f) for f in sources)
-        raw = "{" + ", ".join(f"'{n}': 'JSON'" for n, _ in RAW_EVENT_COLUMNS) + "}"
+        raw = "{" + ", ".join(f"'{n}': 'JSON'" for n, _ in read) + "}"
         return (
-            f"SELECT {_typed_values(RAW_EVENT_COLUMNS)}, {PARTITION_COLUMN}, "  # noqa: S608 - our own quoted paths
+            f"SELECT {_typed_values(read)}, {PARTITION_COLUMN}, "  # noqa: S608 - our own quoted paths
             f"filename AS {PATH_COLUMN} "
             f"FROM read_json([{listing}], format = 'newline_delimited', "
             f"columns = {raw}, ignore_errors = true, filename = true, "
@@ -264,10 +265,12 @@ class LocalEngine(Engine):
         return self._read_json(globs)
 
     @contextmanager
-    def raw_scan(self, folders: DayRange) -> Iterator[RawScan]:
+    def raw_scan(self, folders: DayRange,
+                 columns: tuple[str, ...] | None = None) -> Iterator[RawScan]:
         """Read the landing folders once into uncompressed Parquet under `<home>/tmp`;
         `raw_events` points at it for the block.  Parquet, not a DuckDB table, so memory
-        stays flat and later statements read only the columns they use.
+        stays flat and later statements read only the columns they use.  With `columns`,
+        only those are extracted from the JSON (extraction is most of a scan's cost).
         """
         files = self._raw_files(folders)
         scan = RawScan(files_read=len(files), bytes_read=sum(f.stat().st_size for f in files))
@@ -277,7 +280,7 @@ class LocalEngine(Engine):
             while True:
                 try:
                     self.con.execute(
-                        f"COPY ({self._read_json(files)}) TO {_sql_string(staged)} "
+                        f"COPY ({self._read_json(files, columns)}) TO {_sql_string(staged)} "
                         "(FORMAT parquet, COMPRESSION uncompressed)"
                     )
                     break

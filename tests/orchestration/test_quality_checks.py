@@ -156,7 +156,7 @@ def test_schema_valid_counts_junk_and_wrong_types_and_names_the_field(run):
     assert {e["object"] for e in m["examples"]} == {object_name}
     assert sorted((e["reason"], e["lines"]) for e in m["examples"]) == [
         ("is_bot: missing, null or wrong JSON type", 1),
-        ("not JSON, or no event field in it", 3),
+        ("not JSON, or none of the required fields", 3),
         ("schema_version: missing, null or wrong JSON type", 1),
     ]
     assert ev.description == "5 malformed lines of 205 lines: 2.44% > 0.1%"

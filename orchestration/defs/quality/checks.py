@@ -27,6 +27,7 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationTargetMaterializationData as TargetMaterialization,  # not re-exported
 )
 
+from edge.schema import REQUIRED
 from orchestration import statements
 from orchestration.defs.common import run_days
 from orchestration.defs.landing.assets import raw_events
@@ -105,6 +106,9 @@ RULES: dict[str, Rule] = {r.name: r for r in (
 RAW_CHECKS = tuple(n for n, r in RULES.items() if r.asset == raw_events.key)
 EVENTS_CHECKS = tuple(n for n, r in RULES.items() if r.asset == events.key)
 _SCANNED_RAW_CHECKS = {"schema_valid", "no_future_events", "duplicate_rate"}
+# what the raw check statements read: the validity test needs the required fields only
+# (event_id and event_time among them); `dt` and `"$path"` come with every scan
+RAW_CHECK_COLUMNS = REQUIRED
 
 
 def _spec(rule: Rule) -> dg.AssetCheckSpec:
@@ -355,7 +359,7 @@ def raw_verdicts(eng: Engine, days: DayRange, wanted: set[str],
     `days`..end+1 (duplicates are counted by event day, like `events` counts them)."""
     out: list[Verdict] = []
     if wanted & _SCANNED_RAW_CHECKS:
-        with eng.raw_scan(days.extend(1)) as scan:
+        with eng.raw_scan(days.extend(1), RAW_CHECK_COLUMNS) as scan:
             if "schema_valid" in wanted:
                 lines = _by_day(eng, "check_schema_valid", days)
                 examples: dict[str, list[dict]] = defaultdict(list)
@@ -390,7 +394,7 @@ def events_verdicts(eng: Engine, days: DayRange, wanted: set[str]) -> list[Verdi
     """The events checks in `wanted` for `days`; only late arrivals read the landing zone."""
     out: list[Verdict] = []
     if "late_arrival_share" in wanted:
-        with eng.raw_scan(days.extend(1)):
+        with eng.raw_scan(days.extend(1), RAW_CHECK_COLUMNS):
             late = _by_day(eng, "check_late_arrival_share", days)
         out += [judge_late_arrival_share(d, late.get(d)) for d in days.keys]
     for name, (statement, judge) in _EVENTS_JUDGES.items():
