@@ -268,7 +268,9 @@ def materialize(settings: Settings, days: DayRange, out: TextIO | None = None, *
                 again, _ = run(rest, f"materialize {rest} again without the blocked day"
                                f"{'s' if len(blocked) > 1 else ''}", after_crawl)
                 outcome.runs_ok = outcome.runs_ok and again.success
-            continue
+            if outcome.runs_ok:
+                continue
+            break
         outcome.runs_ok = outcome.runs_ok and result.success
         if not result.success:
             break
