@@ -20,7 +20,11 @@ from functools import lru_cache
 from operator import itemgetter
 from urllib.parse import parse_qsl, unquote
 
-from edge.normalize import Hit, Skip, normalise_path, page_hit_from_url, page_view_rule
+# The page-view rule through the normaliser's memoised twins (same results): most log
+# lines are assets whose paths repeat, and normalise() then finds the path cached.
+from edge.normalize import Hit, Skip, page_hit_from_url
+from edge.normalize import _cached_page_view_rule as _page_view_rule
+from edge.normalize import _cached_path as _normalise_path
 
 UTC = dt.timezone.utc
 MIN_YEAR, MAX_YEAR = 2008, 2199  # plausible event years; CloudFront launched in 2008
@@ -189,7 +193,7 @@ def make_hit(values: Sequence[str], fallback_id: str, ingest: str,
     is_pixel = uri == pixel_path and verb == "GET"
     if not is_pixel:
         # Most log lines are assets: say so before decoding the costly free-text fields.
-        reason = page_view_rule(verb, code, normalise_path(uri))
+        reason = _page_view_rule(verb, code, _normalise_path(uri))
         if reason:
             raise Skip(reason)
     hit = Hit(
