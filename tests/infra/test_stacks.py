@@ -9,6 +9,7 @@ from aws_cdk.assertions import Match, Template
 
 from edge.logformat import RECOMMENDED_STREAM_FIELDS
 from edge.schema import FIELDS
+from edge.tables import WAREHOUSE_TABLES
 from infra.edge import ASSET_PATTERNS, VIEWER_HEADERS
 
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
@@ -297,11 +298,11 @@ def test_events_table_carries_the_session_columns(synth):
         {"Name": "is_exit", "Type": "boolean"}]
 
 
-def test_infra_table_copy_matches_the_pipeline_declaration():
-    from infra.tables import own_warehouse_tables
-
-    pipeline = pytest.importorskip("orchestration.tables")
-    assert own_warehouse_tables() == pipeline.WAREHOUSE_TABLES
+def test_glue_tables_are_the_one_declaration(synth):
+    tables = _tables(synth)
+    for name, columns in WAREHOUSE_TABLES.items():
+        got = tables[name]["StorageDescriptor"]["Columns"]
+        assert got == [{"Name": n, "Type": t} for n, t in columns], name
 
 
 def test_crawler_crawls_only_the_raw_events_catalog_table(synth):
