@@ -17,6 +17,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -90,7 +91,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     args = ap.parse_args(argv)
     DOCS.mkdir(exist_ok=True)
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     todo = args.only or modules()
     failed = []
     for mod in todo:
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         for f in figures:
             print(f"   {f['name']}: {fmt(f['value'])} {f.get('unit', '')}"
                   + (f"  (target {f['target']}, {'met' if f.get('ok') else 'MISSED'})" if f.get("target") else ""))
-        results[mod] = {
+        save(mod, {
             "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": machine(),
             "seconds": time.perf_counter() - t0,
@@ -114,11 +114,24 @@ def main(argv: list[str] | None = None) -> int:
             "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                                      capture_output=True, text=True).stdout.strip(),
             "figures": figures,
-        }
-    RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
-    write_markdown(results)
+        })
     print(f"wrote {REPORT.relative_to(ROOT)}")
     return 1 if failed else 0
+
+
+def save(mod: str, measured: dict) -> None:
+    """Merge one module's figures into docs/benchmarks.json as soon as it has them.
+
+    Read, merge and write under a lock: another bench run may have saved other modules
+    since this one started, and writing back what was read at the start would drop them.
+    """
+    from filelock import FileLock
+
+    with FileLock(str(Path(tempfile.gettempdir()) / "edgestats-benchmarks.lock")):
+        results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+        results[mod] = measured
+        RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+        write_markdown(results)
 
 
 if __name__ == "__main__":
