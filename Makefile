@@ -36,6 +36,7 @@ fmt: setup
 	$(BIN)/ruff check --fix edge infra orchestration tests
 
 ui: setup
+	mkdir -p $(EDGESTATS_HOME)/dagster
 	DAGSTER_HOME=$(EDGESTATS_HOME)/dagster $(BIN)/dagster dev -h 127.0.0.1 -p 3000
 
 synth: setup
