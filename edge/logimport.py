@@ -43,6 +43,7 @@ OBJECT_NAMESPACE = uuid.UUID("6f1c53c4-8d0e-5a53-9a52-6c6f67696d70")
 SUMMARY_REASONS = ("asset", "status", "not-get", "malformed")
 # Below this much input, starting worker processes costs more than it saves.
 PARALLEL_MIN_BYTES = 16 * 1024 * 1024
+MAX_DEFLATE_RATIO = 1032  # no deflate stream inflates more than this
 
 
 @dataclass
@@ -197,16 +198,26 @@ def _import_one(path: Path, settings: Settings, salts: SaltStore,
     return summary
 
 
+def _text_size(path: Path) -> int:
+    """Bytes of log text in `path`.  Log text compresses 10-30x, so a gzip file's own size
+    would undercount the work; its trailer holds the uncompressed size (mod 4 GiB), capped
+    at deflate's best ratio in case the file is cut short and the trailer is not one."""
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if f.read(2) != GZIP_MAGIC or size < 18:
+                return size
+            f.seek(-4, os.SEEK_END)
+            return min(int.from_bytes(f.read(4), "little"), size * MAX_DEFLATE_RATIO)
+    except OSError:
+        return 0
+
+
 def _worker_count(files: list[Path]) -> int:
     """Processes worth starting: one per core once there is enough input to pay for them."""
     if len(files) < 2:
         return 1
-    size = 0
-    for f in files:
-        try:
-            size += f.stat().st_size
-        except OSError:
-            pass
+    size = sum(_text_size(f) for f in files)
     return 1 if size < PARALLEL_MIN_BYTES else min(len(files), os.cpu_count() or 1)
 
 

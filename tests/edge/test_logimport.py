@@ -326,3 +326,25 @@ def test_worker_processes_write_exactly_what_one_process_writes(log_dir, tmp_pat
     s2 = import_logs([log_dir], two, salts=MemorySaltStore(seed=b"w"), workers=2)
     assert s1.line() == s2.line() == SUMMARY
     assert landing_bytes(one) == landing_bytes(two) != {}
+
+
+def test_worker_count_weighs_gzip_files_by_their_log_text(tmp_path):
+    """Log text gzips 10-30x; the 16 MiB threshold is about text, not gzip bytes."""
+    import os
+
+    from edge.logimport import PARALLEL_MIN_BYTES, _text_size, _worker_count
+
+    line = "2026-03-01\t12:00:{:02d}\tFRA56\t512\t192.0.2.{}\tGET\t/p/{}.css\t200\n"
+    text = "".join(line.format(i % 60, i % 250, i % 997) for i in range(180_000)).encode()
+    assert len(text) > PARALLEL_MIN_BYTES // 2
+    files = []
+    for k in range(2):
+        f = tmp_path / f"E1.{k}.gz"
+        f.write_bytes(gzip.compress(text))
+        files.append(f)
+    assert sum(f.stat().st_size for f in files) < PARALLEL_MIN_BYTES // 4
+    assert _text_size(files[0]) == len(text)
+    assert _worker_count(files) == min(2, os.cpu_count() or 1)
+    plain = tmp_path / "small.log"
+    plain.write_bytes(b"#Version: 1.0\n")
+    assert _text_size(plain) == 14 and _worker_count([plain, plain]) == 1
