@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from edge.config import Settings
+
+# The same examples on every run, so `make test` and CI are repeatable; `make bench`
+# (tests/benchmarks/bench_fuzz.py) is where the fuzzers explore 10,000 cases each.
+hypothesis_settings.register_profile("repeatable", derandomize=True)
+hypothesis_settings.load_profile("repeatable")
 
 
 @pytest.fixture
