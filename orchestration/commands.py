@@ -8,6 +8,7 @@ are what `dagster dev` (`make ui`) shows afterwards.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -64,13 +65,22 @@ def check_range(start: dt.date, end: dt.date, settings: Settings) -> DayRange:
 def dagster_instance(settings: Settings):
     """The persistent Dagster instance under $EDGESTATS_HOME/dagster (created if missing)."""
     from dagster import DagsterInstance
+    from filelock import FileLock
 
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(DAGSTER_YAML)
-    return DagsterInstance.from_config(str(home))
+    # Two `edgestats materialize` started at once on a fresh home would both write
+    # dagster.yaml and both run CREATE TABLE on the new SQLite storages ("table
+    # bulk_actions already exists"); the first creates them under a lock, later ones
+    # find them made.
+    with FileLock(str(home / ".instance.lock"), timeout=120):
+        if not config.exists():
+            tmp = config.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(DAGSTER_YAML)
+            tmp.replace(config)
+        instance = DagsterInstance.from_config(str(home))
+    return instance
 
 
 @dataclass

@@ -68,3 +68,18 @@ def test_two_overlapping_ranges_at_once_equal_one_run(tmp_path):
                  and p.name != ".staging"]
     assert leftovers == []
     assert not any((shared / "warehouse" / ".staging").iterdir())
+
+
+def test_first_use_of_a_home_by_four_processes_at_once_creates_one_dagster_instance(tmp_path):
+    """Without the instance lock, one of four processes failed in each of 3 tries here with
+    sqlite3.OperationalError: table bulk_actions already exists."""
+    code = ("import sys, pathlib; from edge.config import Settings; "
+            "from orchestration.commands import dagster_instance; "
+            "print(dagster_instance(Settings(home=pathlib.Path(sys.argv[1]))).get_runs_count())")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for _ in range(4)]
+    outputs = [p.communicate(timeout=120)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], outputs
+    assert [o.strip().splitlines()[-1] for o in outputs] == ["0"] * 4
+    assert (tmp_path / "dagster" / "dagster.yaml").read_text().startswith("# Dagster instance")
