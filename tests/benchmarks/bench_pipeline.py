@@ -10,6 +10,11 @@
   (the real console script, process start included).
 - A plain pandas implementation of site_daily + page_daily on the same day, with its
   numbers checked against the pipeline's.
+
+Simulated landing zones are cached under the temp dir, keyed by seed, days and size, and
+hard-linked into each run's home, so a measurement costs only the pipeline.  To iterate:
+`python -m tests.benchmarks.bench_pipeline [--day | --backfill] [--quick] [--no-pandas]`
+prints the figures without writing docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import time
 from pathlib import Path
 
 import duckdb
+from filelock import FileLock
 
 from edge.simulate import simulate_to_landing
 from orchestration.backends.local import _columns_struct
@@ -36,6 +42,22 @@ BACKFILL_START = dt.date(2026, 9, 1)
 TARGET_RATIO = 2.0
 TARGET_RSS_MB = 1536
 TARGET_BACKFILL_S = 20.0
+
+
+CACHE = Path(tempfile.gettempdir()) / "edgestats-bench-landing"
+
+
+def cached_landing(home: Path, start: dt.date, days: int, views: int, seed: int) -> None:
+    """`home/landing` holding the simulated days, simulated once per (seed, days, size)
+    and hard-linked (the pipeline never writes into the landing zone)."""
+    key = CACHE / f"{start}-{days}d-{views}-seed{seed}"
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(key) + ".lock"):
+        if not (key / "done").exists():
+            shutil.rmtree(key, ignore_errors=True)
+            simulate_to_landing(key / "landing", start, days, views, seed=seed)
+            (key / "done").write_text("ok\n")
+    shutil.copytree(key / "landing", home / "landing", copy_function=os.link)
 
 
 def figure(name, value, unit, target=None, ok=None, note=""):
@@ -174,86 +196,104 @@ def load() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def run(quick: bool = False) -> list[dict]:
-    day_views = 100_000 if quick else 1_000_000
-    backfill_days, backfill_views = (5, 20_000) if quick else (30, 100_000)
+def run(quick: bool = False, day: bool = True, backfill: bool = True,
+        pandas: bool = True) -> list[dict]:
     figures = []
     tmp = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
     try:
-        # ---------------------------------------------------------------- one big day
-        home = tmp / "day"
-        simulate_to_landing(home / "landing", DAY, 1, day_views, seed=1)
-        files = landing_files(home / "landing", DAY, DAY + dt.timedelta(days=1))
-        load_before = load()
-        before = count_seconds(files)
-        result = materialize_in_child(home, DAY, DAY)
-        after = count_seconds(files)
-        if not result["ok"]:
-            raise RuntimeError(result["log"])
-        auto = (before["auto"] + after["auto"]) / 2
-        typed = (before["typed"] + after["typed"]) / 2
-        ratio = result["seconds"] / auto
-        note = (f"{day_views:,} page views; load average {load_before} before, "
-                f"{load()} after; 2 shared cores")
-        figures += [
-            figure("one day, all assets and checks", result["seconds"], "s", note=note),
-            figure("DuckDB count(*), read_json_auto", auto, "s",
-                   note="DuckDB's default JSON reader over the same files, mean of 2"),
-            figure("DuckDB count(*), read_json with the schema's columns", typed, "s",
-                   note="no type inference; count(*) extracts no column at all"),
-            figure("pipeline / count(*) read_json_auto", ratio, "x", f"<= {TARGET_RATIO}",
-                   ratio <= TARGET_RATIO),
-            figure("pipeline / count(*) typed read_json", result["seconds"] / typed, "x",
-                   note="materialising all 25 columns alone costs ~2x this count"),
-            figure("peak RSS, one day", result["rss_mb"], "MB", f"<= {TARGET_RSS_MB} MB",
-                   result["rss_mb"] <= TARGET_RSS_MB,
-                   note="child process: Dagster + DuckDB (memory_limit 1GB, spills to disk)"),
-        ]
-        figures += breakdown(result["log"], result["seconds"], "one day")
-
-        # ---------------------------------------------------------------- pandas
-        pd_site, pd_page, pd_seconds = pandas_site_and_page_daily(files, DAY)
-        our_site, our_page = pipeline_site_and_page_daily(home, DAY)
-        agree = pd_site == our_site and pd_page == our_page
-        figures.append(figure(
-            "plain pandas site_daily + page_daily, same day", pd_seconds, "s",
-            note="numbers identical to the pipeline's" if agree else
-            "NUMBERS DIFFER from the pipeline's"))
-        figures.append(figure("pandas (2 tables) / pipeline (10 assets + checks)",
-                              pd_seconds / result["seconds"], "x", ok=agree or None,
-                              note="> 1: the whole pipeline is faster than pandas doing two "
-                                   "of its tables"))
-        shutil.rmtree(home, ignore_errors=True)
-
-        # ---------------------------------------------------------------- backfill
-        home = tmp / "backfill"
-        simulate_to_landing(home / "landing", BACKFILL_START, backfill_days, backfill_views,
-                            seed=2)
-        last = BACKFILL_START + dt.timedelta(days=backfill_days - 1)
-        env = {**os.environ, "EDGESTATS_HOME": str(home)}
-        env.pop("EDGESTATS_BACKEND", None)
-        load_before = load()
-        t0 = time.perf_counter()
-        proc = subprocess.run(
-            [str(Path(sys.executable).with_name("edgestats")), "materialize",
-             "--start", BACKFILL_START.isoformat(), "--end", last.isoformat()],
-            cwd=ROOT, env=env, capture_output=True, text=True,
-        )
-        seconds = time.perf_counter() - t0
-        if proc.returncode != 0:
-            raise RuntimeError(proc.stdout + proc.stderr)
-        figures.append(figure(
-            f"{backfill_days}-day backfill, {backfill_views:,} page views/day, "
-            "one edgestats materialize", seconds, "s", f"<= {TARGET_BACKFILL_S:.0f} s",
-            seconds <= TARGET_BACKFILL_S,
-            note=f"one run; events in ~32 MB pieces, one statement per summary; process "
-                 f"start included; load average {load_before} before, {load()} after"))
-        figures += breakdown(proc.stdout, seconds, "backfill")
+        if day:
+            figures += run_day(tmp, quick, pandas)
+        if backfill:
+            figures += run_backfill(tmp, quick)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return figures
 
 
+def run_day(tmp: Path, quick: bool, pandas: bool) -> list[dict]:
+    day_views = 100_000 if quick else 1_000_000
+    figures = []
+    # ---------------------------------------------------------------- one big day
+    home = tmp / "day"
+    cached_landing(home, DAY, 1, day_views, seed=1)
+    files = landing_files(home / "landing", DAY, DAY + dt.timedelta(days=1))
+    load_before = load()
+    before = count_seconds(files)
+    result = materialize_in_child(home, DAY, DAY)
+    after = count_seconds(files)
+    if not result["ok"]:
+        raise RuntimeError(result["log"])
+    auto = (before["auto"] + after["auto"]) / 2
+    typed = (before["typed"] + after["typed"]) / 2
+    ratio = result["seconds"] / auto
+    note = (f"{day_views:,} page views; load average {load_before} before, "
+            f"{load()} after; 2 shared cores")
+    figures += [
+        figure("one day, all assets and checks", result["seconds"], "s", note=note),
+        figure("DuckDB count(*), read_json_auto", auto, "s",
+               note="DuckDB's default JSON reader over the same files, mean of 2"),
+        figure("DuckDB count(*), read_json with the schema's columns", typed, "s",
+               note="no type inference; count(*) extracts no column at all"),
+        figure("pipeline / count(*) read_json_auto", ratio, "x", f"<= {TARGET_RATIO}",
+               ratio <= TARGET_RATIO),
+        figure("pipeline / count(*) typed read_json", result["seconds"] / typed, "x",
+               note="materialising all 25 columns alone costs ~2x this count"),
+        figure("peak RSS, one day", result["rss_mb"], "MB", f"<= {TARGET_RSS_MB} MB",
+               result["rss_mb"] <= TARGET_RSS_MB,
+               note="child process: Dagster + DuckDB (memory_limit 1GB, spills to disk)"),
+    ]
+    figures += breakdown(result["log"], result["seconds"], "one day")
+
+    # ---------------------------------------------------------------- pandas
+    if not pandas:
+        return figures
+    pd_site, pd_page, pd_seconds = pandas_site_and_page_daily(files, DAY)
+    our_site, our_page = pipeline_site_and_page_daily(home, DAY)
+    agree = pd_site == our_site and pd_page == our_page
+    figures.append(figure(
+        "plain pandas site_daily + page_daily, same day", pd_seconds, "s",
+        note="numbers identical to the pipeline's" if agree else
+        "NUMBERS DIFFER from the pipeline's"))
+    figures.append(figure("pandas (2 tables) / pipeline (10 assets + checks)",
+                          pd_seconds / result["seconds"], "x", ok=agree or None,
+                          note="> 1: the whole pipeline is faster than pandas doing two "
+                               "of its tables"))
+    shutil.rmtree(home, ignore_errors=True)
+    return figures
+
+
+def run_backfill(tmp: Path, quick: bool) -> list[dict]:
+    backfill_days, backfill_views = (5, 20_000) if quick else (30, 100_000)
+    figures = []
+    # ---------------------------------------------------------------- backfill
+    home = tmp / "backfill"
+    cached_landing(home, BACKFILL_START, backfill_days, backfill_views, seed=2)
+    last = BACKFILL_START + dt.timedelta(days=backfill_days - 1)
+    env = {**os.environ, "EDGESTATS_HOME": str(home)}
+    env.pop("EDGESTATS_BACKEND", None)
+    load_before = load()
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [str(Path(sys.executable).with_name("edgestats")), "materialize",
+         "--start", BACKFILL_START.isoformat(), "--end", last.isoformat()],
+        cwd=ROOT, env=env, capture_output=True, text=True,
+    )
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stdout + proc.stderr)
+    figures.append(figure(
+        f"{backfill_days}-day backfill, {backfill_views:,} page views/day, "
+        "one edgestats materialize", seconds, "s", f"<= {TARGET_BACKFILL_S:.0f} s",
+        seconds <= TARGET_BACKFILL_S,
+        note=f"one run; events in ~32 MB pieces, one statement per summary; process "
+             f"start included; load average {load_before} before, {load()} after"))
+    figures += breakdown(proc.stdout, seconds, "backfill")
+    return figures
+
+
 if __name__ == "__main__":  # pragma: no cover
-    for f in run(quick="--quick" in sys.argv):
-        print(f)
+    args = sys.argv[1:]
+    only_day, only_backfill = "--day" in args, "--backfill" in args
+    for f in run(quick="--quick" in args, day=not only_backfill, backfill=not only_day,
+                 pandas="--no-pandas" not in args):
+        print(f"{f['name']}: {f['value']:.2f} {f['unit']}  {f['note']}")
