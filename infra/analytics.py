@@ -2,13 +2,12 @@
 
 `raw_events` is an external JSON table over the landing zone whose columns come from
 `edge.schema.FIELDS`; its partitions (dt = Firehose arrival day) are added either by the
-crawler, which crawls this catalog table only, or by the partition API.  The warehouse
-tables are Parquet, partitioned by `dt`, written by Athena `INSERT INTO`.
+crawler (S3 target `events/`, narrowed per run; see `infra/crawler.py`) or by the
+partition API.  The warehouse tables are Parquet, partitioned by `dt`, written by
+Athena `INSERT INTO`.
 """
 
 from __future__ import annotations
-
-import json
 
 from aws_cdk import Aws, CfnOutput, Duration, Fn, Stack
 from aws_cdk import aws_athena as athena
@@ -17,6 +16,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from infra import crawler
 from infra.common import (
     EVENTS_PREFIX,
     access_logs_bucket,
@@ -141,17 +141,21 @@ class AnalyticsStack(Stack):
                               landing.arn_for_objects(f"{EVENTS_PREFIX}*"), crawler_logs)
         self.crawler = glue.CfnCrawler(
             self, "Crawler", name=crawler_name, role=crawler_role.role_arn,
-            description="Adds dt partitions of raw_events (crawls the catalog table only)",
-            targets=glue.CfnCrawler.TargetsProperty(catalog_targets=[
-                glue.CfnCrawler.CatalogTargetProperty(database_name=db_name, tables=[RAW_EVENTS]),
+            description="Adds dt partitions to raw_events; the Dagster runtime points its "
+                        "S3 target at the day folders of each run",
+            database_name=db_name,
+            table_prefix=crawler.TABLE_PREFIX,
+            targets=glue.CfnCrawler.TargetsProperty(s3_targets=[
+                glue.CfnCrawler.S3TargetProperty(
+                    path=f"s3://{landing.bucket_name}/{crawler.EVENTS_FOLDER}",
+                    exclusions=list(crawler.EXCLUSIONS)),
             ]),
             schema_change_policy=glue.CfnCrawler.SchemaChangePolicyProperty(
-                update_behavior="LOG", delete_behavior="LOG"),
-            configuration=json.dumps({
-                "Version": 1.0,
-                "CrawlerOutput": {"Partitions": {"AddOrUpdateBehavior": "InheritFromTable"}},
-                "Grouping": {"TableGroupingPolicy": "CombineCompatibleSchemas"},
-            }),
+                update_behavior=crawler.SCHEMA_CHANGE_POLICY["UpdateBehavior"],
+                delete_behavior=crawler.SCHEMA_CHANGE_POLICY["DeleteBehavior"]),
+            recrawl_policy=glue.CfnCrawler.RecrawlPolicyProperty(
+                recrawl_behavior=crawler.RECRAWL_POLICY["RecrawlBehavior"]),
+            configuration=crawler.configuration(),
         )
         self.crawler.add_resource_dependency(raw)
         acknowledge(self.crawler, "Crawler logs hold object keys and partition names only, no "

@@ -7,7 +7,10 @@ S3 holds the data (DESIGN 5 and 7).
   S3 prefixes this module deletes are exactly the ones Athena writes and reads.
 - `raw_events` partitions are registered by the Glue partition API (default, no crawler
   minimum charge) or by a crawler run over the day folders not registered yet
-  (`EDGESTATS_CRAWLER_MODE=crawler`; no crawl when all are).  Crawls of one crawler must
+  (`EDGESTATS_CRAWLER_MODE=crawler`; no crawl when all are): the crawler's S3 targets
+  are set to exactly those `events/dt=D/` folders (the deployed exclusions kept), then
+  it is started, awaited until READY, its LastCrawl read, and each partition checked
+  with `get_partition`.  Crawls of one crawler must
   not overlap: assets that register raw partitions belong in the Dagster
   pool `CRAWLER_POOL` with a limit of 1; this module also waits for a crawl already running.
 - A write replaces days as DESIGN 7 says: delete each day's prefix, drop the partitions,
@@ -16,6 +19,7 @@ S3 holds the data (DESIGN 5 and 7).
 
 from __future__ import annotations
 
+import json
 import math
 import time
 import zlib
@@ -330,6 +334,7 @@ class AthenaEngine(Engine):
         crawler = self._wait_ready(name, deadline, timeout, previous=None)
         targets = crawler.get("Targets") or {}
         if targets.get("S3Targets"):
+            self._check_crawler_output(crawler, raw)
             # a crawler over S3 paths crawls just these days; a catalog-target crawler
             # always crawls the table's whole location and is left as it is
             keep = {k: v for k, v in targets["S3Targets"][0].items() if k != "Path"}
@@ -359,6 +364,28 @@ class AthenaEngine(Engine):
             raise CrawlerError(f"Glue crawler {name!r} was cancelled before it finished; "
                                f"rerun the partition ({where})")
         raise CrawlerError(f"Glue crawler {name!r} ended with unknown status {status!r} ({where})")
+
+    def _check_crawler_output(self, crawler: dict, raw: GlueTable) -> None:
+        """A crawler over day folders names its table after the folder at its table level
+        (the bucket is level 1) plus its TablePrefix; one that would not land in
+        `raw_events` is refused before it runs (each crawl is billed 10 minutes at least)."""
+        try:
+            config = json.loads(crawler.get("Configuration") or "{}")
+        except ValueError:
+            config = {}
+        level = (config.get("Grouping") or {}).get("TableLevelConfiguration")
+        folders = [p for p in raw.prefix.split("/") if p]
+        name = f"{crawler.get('TablePrefix') or ''}{folders[-1] if folders else raw.bucket}"
+        if (crawler.get("DatabaseName") == self.database and level == len(folders) + 1
+                and name == raw.name):
+            return
+        raise CrawlerError(
+            f"Glue crawler {crawler.get('Name')!r} would not write {self.database}.{raw.name} "
+            f"when pointed at day folders (database {crawler.get('DatabaseName')!r}, table "
+            f"prefix {crawler.get('TablePrefix')!r}, TableLevelConfiguration {level!r}; "
+            f"expected {self.database!r}, a prefix making {raw.name!r} from "
+            f"{(folders or [raw.bucket])[-1]!r}, and level {len(folders) + 1}); redeploy the "
+            "analytics stack")
 
     def _wait_ready(self, name: str, deadline: float, timeout: float,
                     previous: dict | None) -> dict:

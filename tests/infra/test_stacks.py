@@ -305,12 +305,47 @@ def test_glue_tables_are_the_one_declaration(synth):
         assert got == [{"Name": n, "Type": t} for n, t in columns], name
 
 
-def test_crawler_crawls_only_the_raw_events_catalog_table(synth):
+def test_crawler_targets_the_events_folder_and_writes_only_raw_events(synth):
     crawler = only(synth.template("Analytics"), "AWS::Glue::Crawler")
     assert crawler["Name"] == "edgestats-raw-events"
-    assert crawler["Targets"] == {"CatalogTargets": [
-        {"DatabaseName": "edgestats", "Tables": ["raw_events"]}]}
+    assert crawler["DatabaseName"] == "edgestats"
+    # an S3 target the runtime can narrow to day folders; TablePrefix + the events/
+    # folder name the deployed table, so crawls land in raw_events and nowhere else
+    assert crawler["Targets"] == {"S3Targets": [{
+        "Path": {"Fn::Join": ["", ["s3://edgestats-landing-", {"Ref": "AWS::AccountId"},
+                                   "-eu-west-1/events/"]]},
+        "Exclusions": ["**/_*", "**/.*"]}]}
+    assert crawler["TablePrefix"] + "events" == "raw_events"
     assert crawler["SchemaChangePolicy"] == {"UpdateBehavior": "LOG", "DeleteBehavior": "LOG"}
+    # Glue refuses target changes on an incremental crawler
+    assert crawler["RecrawlPolicy"] == {"RecrawlBehavior": "CRAWL_EVERYTHING"}
+    assert json.loads(crawler["Configuration"]) == {
+        "Version": 1.0,
+        "Grouping": {"TableGroupingPolicy": "CombineCompatibleSchemas",
+                     "TableLevelConfiguration": 2},  # s3://bucket (1) / events (2)
+        "CrawlerOutput": {"Partitions": {"AddOrUpdateBehavior": "InheritFromTable"},
+                          "Tables": {"TableThreshold": 1}},
+        "CreatePartitionIndex": False,
+    }
+    assert "CatalogTargets" not in crawler["Targets"]
+
+
+def test_crawler_table_level_counts_the_bucket_as_level_one():
+    from infra.crawler import table_level
+
+    assert [table_level(f) for f in ("events/", "a/b/", "")] == [2, 3, 1]
+
+
+def test_crawler_role_may_read_events_and_write_only_raw_events_partitions(synth):
+    t = synth.template("Analytics")
+    policy = next(r for k, r in resources(t, "AWS::IAM::Policy").items()
+                  if k.startswith("CrawlerRole"))
+    sts = policy["Properties"]["PolicyDocument"]["Statement"]
+    glue = next(s for s in sts if "glue:BatchCreatePartition" in s["Action"])
+    assert "glue:CreateTable" not in glue["Action"] and "glue:DeleteTable" not in glue["Action"]
+    assert flat(glue["Resource"]).count("/raw_events") == 1
+    listing = next(s for s in sts if s["Action"] == "s3:ListBucket")
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["events/*"]}}
 
 
 def test_athena_workgroup_enforces_location_encryption_and_cutoff(synth):
@@ -332,6 +367,10 @@ def test_dagster_role_is_scoped_to_these_resources(synth):
                            "WriteWarehouseAndResults"]
     assert sts["ReadLanding"]["Action"] == "s3:GetObject"
     assert flat(sts["Crawler"]["Resource"]).endswith(':crawler/edgestats-raw-events"]]}')
+    # the runtime retargets the crawler at each run's day folders: this crawler only
+    assert sorted(sts["Crawler"]["Action"]) == [
+        "glue:GetCrawler", "glue:StartCrawler", "glue:StopCrawler", "glue:UpdateCrawler"]
+    assert not isinstance(sts["Crawler"]["Resource"], list)
     assert flat(sts["Athena"]["Resource"]).endswith(':workgroup/edgestats"]]}')
     assert flat(sts["Catalog"]["Resource"]).count("edgestats") == 2  # database/ and table/
 

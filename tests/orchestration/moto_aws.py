@@ -6,7 +6,8 @@ its crawler never touches the catalog, and it lacks a few things the engine uses
 gaps are filled on moto's own in-process models while the server runs (and undone after):
 
 - `UpdateCrawler` is not implemented in moto 5.2: `update_crawler` stores the new
-  Targets on moto's crawler and bumps its Version, as Glue does.
+  Targets (and TablePrefix, Configuration, DatabaseName) on moto's crawler and bumps
+  its Version, as Glue does; it refuses while a crawl runs, as Glue does.
 - A crawl never fails in moto: `fail_crawl` marks the running crawl FAILED with an
   ErrorMessage, which `GetCrawler` then reports in `LastCrawl` as Glue does.
 - Athena: moto only has a FIFO queue of canned results (`queue_results`, its documented
@@ -51,6 +52,7 @@ from moto.server import ThreadedMotoServer
 
 from edge.config import Settings
 from edge.schema import COLUMNS
+from infra import crawler as crawler_infra
 from orchestration.tables import PARTITION_COLUMN, RAW_EVENT_COLUMNS, WAREHOUSE_TABLES
 
 ACCOUNT = "123456789012"  # moto's default account
@@ -159,8 +161,11 @@ class _Extensions:
             crawler = response.glue_backend.get_crawler(response.parameters.get("Name"))
             if crawler.status != "READY":
                 raise CrawlerRunningException(f"Crawler with name {crawler.name} is running")
-            if "Targets" in response.parameters:
-                crawler.targets = response.parameters["Targets"]
+            for key, attr in (("Targets", "targets"), ("TablePrefix", "table_prefix"),
+                              ("Configuration", "configuration"),
+                              ("DatabaseName", "database_name")):
+                if key in response.parameters:
+                    setattr(crawler, attr, response.parameters[key])
             crawler.version += 1
             crawler.last_updated = utcnow()
             return EmptyResult()
@@ -244,11 +249,18 @@ class MotoAws:
         for name, columns in WAREHOUSE_TABLES.items():
             self.create_table(name, columns, f"s3://{WAREHOUSE}/{name}/",
                               PARQUET_SERDE, PARQUET_INPUT, PARQUET_OUTPUT)
-        targets = ({"S3Targets": [{"Path": f"s3://{LANDING}/events/", "Exclusions": ["**.tmp"]}]}
-                   if crawler_targets == "s3"
-                   else {"CatalogTargets": [{"DatabaseName": DATABASE, "Tables": ["raw_events"]}]})
-        self.glue.create_crawler(Name=CRAWLER, Role=f"arn:aws:iam::{ACCOUNT}:role/crawler",
-                                 DatabaseName=DATABASE, Targets=targets)
+        if crawler_targets == "s3":  # what infra/analytics.py deploys
+            self.glue.create_crawler(
+                Name=CRAWLER, Role=f"arn:aws:iam::{ACCOUNT}:role/crawler",
+                DatabaseName=DATABASE, Targets={"S3Targets": [crawler_infra.s3_target(LANDING)]},
+                TablePrefix=crawler_infra.TABLE_PREFIX,
+                SchemaChangePolicy=crawler_infra.SCHEMA_CHANGE_POLICY,
+                RecrawlPolicy=crawler_infra.RECRAWL_POLICY,
+                Configuration=crawler_infra.configuration())
+        else:  # the catalog-target crawler of earlier deployments
+            self.glue.create_crawler(
+                Name=CRAWLER, Role=f"arn:aws:iam::{ACCOUNT}:role/crawler", DatabaseName=DATABASE,
+                Targets={"CatalogTargets": [{"DatabaseName": DATABASE, "Tables": ["raw_events"]}]})
         self.athena.create_work_group(Name=WORKGROUP, Configuration={
             "ResultConfiguration": {"OutputLocation": f"s3://{RESULTS}/results/"},
             "EnforceWorkGroupConfiguration": True})
@@ -328,6 +340,7 @@ class CrawlerWorker:
         self.before_finish = before_finish
         self.adds_partitions = adds_partitions
         self.served: list[list[str]] = []  # S3 target paths of each crawl served
+        self.tables: list[str | None] = []  # the table each crawl wrote (None: it failed)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -341,8 +354,14 @@ class CrawlerWorker:
                 seen.add(crawl_id)
                 paths = self._paths(crawler["Targets"])
                 self.served.append(paths)
+                table, problem = self._table_of(crawler, paths)
+                if problem:
+                    self.aws.fail_crawl(self.crawler, problem)
+                    self.tables.append(None)
+                    continue
+                self.tables.append(table)
                 if self.adds_partitions:
-                    self._add_partitions(paths)
+                    self._add_partitions(table, paths)
                 finish = self.before_finish(len(self.served)) if self.before_finish else True
                 if finish:
                     glue.list_crawls(CrawlerName=self.crawler)  # advances moto's crawl
@@ -359,8 +378,31 @@ class CrawlerWorker:
         return [f"s3://{LANDING}/{p['Prefix']}" for page in pages
                 for p in page.get("CommonPrefixes", [])]
 
-    def _add_partitions(self, paths: list[str]) -> None:
-        table = self.aws.glue.get_table(DatabaseName=DATABASE, Name="raw_events")["Table"]
+    def _table_of(self, crawler: dict, paths: list[str]) -> tuple[str | None, str | None]:
+        """The table Glue's naming rules give these paths: the folder at the configured
+        TableLevelConfiguration (the bucket is level 1; without it, the include path's own
+        folder), prefixed with TablePrefix.  More than TableThreshold tables fail the crawl,
+        as do tables that do not exist yet (the crawler role may not create tables)."""
+        if crawler["Targets"].get("CatalogTargets"):
+            return crawler["Targets"]["CatalogTargets"][0]["Tables"][0], None
+        config = json.loads(crawler.get("Configuration") or "{}")
+        level = config.get("Grouping", {}).get("TableLevelConfiguration")
+        names = set()
+        for path in paths:
+            folders = [p for p in path.split("://", 1)[1].split("/") if p][1:]
+            root = folders[level - 2] if level else folders[-1]
+            names.add(f"{crawler.get('TablePrefix') or ''}{root}")
+        threshold = config.get("CrawlerOutput", {}).get("Tables", {}).get("TableThreshold")
+        if threshold is not None and len(names) > threshold:
+            return None, f"Table Threshold value = {threshold}, Tables detected - {len(names)}"
+        (name,) = names
+        tables = {t["Name"] for t in self.aws.glue.get_tables(DatabaseName=DATABASE)["TableList"]}
+        if name not in tables:
+            return None, f"AccessDeniedException: glue:CreateTable on table/{DATABASE}/{name}"
+        return name, None
+
+    def _add_partitions(self, name: str, paths: list[str]) -> None:
+        table = self.aws.glue.get_table(DatabaseName=DATABASE, Name=name)["Table"]
         inputs = []
         for path in paths:
             m = re.search(r"/dt=(\d{4}-\d{2}-\d{2})/$", path)
@@ -368,7 +410,7 @@ class CrawlerWorker:
                 inputs.append({"Values": [m.group(1)], "StorageDescriptor": {
                     **table["StorageDescriptor"], "Location": path}})
         if inputs:
-            self.aws.glue.batch_create_partition(DatabaseName=DATABASE, TableName="raw_events",
+            self.aws.glue.batch_create_partition(DatabaseName=DATABASE, TableName=name,
                                                  PartitionInputList=inputs)
 
     def __enter__(self) -> CrawlerWorker:

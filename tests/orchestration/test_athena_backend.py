@@ -15,6 +15,7 @@ import pytest
 import orchestration.backends.athena as athena_backend
 from edge.config import ConfigError, Settings
 from edge.schema import COLUMNS
+from infra import crawler as crawler_infra
 from orchestration.backends.athena import (
     AthenaBackendError,
     AthenaEngine,
@@ -172,9 +173,13 @@ def test_crawler_run_points_its_s3_targets_at_the_days(aws, crawler_engine):
     # both partitions registered and starts none (a crawl costs at least 10 minutes)
     assert worker.served == [day_paths]
     # the crawler's other S3 target settings are kept; it was updated once, not twice
-    assert first["Targets"]["S3Targets"] == [{"Path": p, "Exclusions": ["**.tmp"]}
+    assert first["Targets"]["S3Targets"] == [{"Path": p, "Exclusions": ["**/_*", "**/.*"]}
                                              for p in day_paths]
     assert first["Version"] == 2 and crawler(aws)["Version"] == 2
+    # only the targets changed: the table prefix and table level still name raw_events
+    assert (first["TablePrefix"], first["Configuration"]) == (
+        crawler_infra.TABLE_PREFIX, crawler_infra.configuration())
+    assert worker.tables == ["raw_events"]
     assert crawler(aws)["State"] == "READY"
     assert crawler(aws)["LastCrawl"]["Status"] == "COMPLETED"  # moto's word for SUCCEEDED
     assert [aws.partition_location("raw_events", d) for d in (D1, D2)] == day_paths
@@ -192,6 +197,43 @@ def test_catalog_target_crawler_is_started_as_it_is(aws, tmp_path):
         {"DatabaseName": DATABASE, "Tables": ["raw_events"]}]
     # such a crawler crawls the table's whole location, old folders included
     assert worker.served == [[f"s3://{LANDING}/events/dt={d}/" for d in ("2024-02-28", D1, D2)]]
+
+
+@pytest.mark.parametrize(("change", "said"), [
+    ({"Configuration": "{}"}, "TableLevelConfiguration None"),
+    ({"TablePrefix": ""}, "table prefix ''"),
+])
+def test_crawler_that_would_not_write_raw_events_is_refused_before_it_runs(
+        aws, crawler_engine, change, said):
+    land_two_days(aws)
+    aws.glue.update_crawler(Name=CRAWLER, **change)
+    with CrawlerWorker(aws) as worker, pytest.raises(CrawlerError) as err:
+        crawler_engine.register_raw_partitions(DayRange.of(D1, D2))
+    assert str(err.value).startswith(
+        "Glue crawler 'edgestats-raw-events' would not write edgestats.raw_events when pointed "
+        "at day folders (")
+    assert said in str(err.value)
+    assert str(err.value).endswith("expected 'edgestats', a prefix making 'raw_events' from "
+                                   "'events', and level 2); redeploy the analytics stack")
+    assert worker.served == [] and "LastCrawl" not in crawler(aws)
+
+
+def test_the_fixture_crawler_follows_glue_naming(aws):
+    """What the refusal above prevents: without a table level a narrowed target names its
+    own folder; the crawl fails because the crawler may not create that table."""
+    land_two_days(aws)
+    aws.glue.update_crawler(Name=CRAWLER, Configuration="{}", Targets={"S3Targets": [
+        {"Path": f"s3://{LANDING}/events/dt={D1}/"}]})
+    with CrawlerWorker(aws) as worker:
+        aws.glue.start_crawler(Name=CRAWLER)
+        deadline = time.monotonic() + 5
+        while crawler(aws)["State"] != "READY" or not worker.served:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+    assert worker.tables == [None]
+    assert crawler(aws)["LastCrawl"]["Status"] == "FAILED"
+    assert crawler(aws)["LastCrawl"]["ErrorMessage"] == (
+        "AccessDeniedException: glue:CreateTable on table/edgestats/raw_dt=2024-03-01")
 
 
 def test_crawler_failure_reports_glue_error_message(aws, crawler_engine):
