@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export EDGESTATS_HOME ?= $(CURDIR)/.edgestats
 
-.PHONY: setup demo test test-fast bench lint fmt ui synth clean
+.PHONY: setup demo test test-fast bench lint fmt ui synth cdk-synth clean
 
 setup: $(STAMP)
 
@@ -41,6 +41,14 @@ ui: setup
 
 synth: setup
 	$(BIN)/python -m infra.app
+
+# The same synth through the CDK CLI (cdk.json), installed from npm into .cdk-cli/ (not in
+# git). Offline: no telemetry, no notices, no EC2 metadata lookup for a default account.
+CDK := .cdk-cli/node_modules/.bin/cdk
+$(CDK):
+	npm install --prefix .cdk-cli --no-audit --no-fund aws-cdk@2
+cdk-synth: setup $(CDK)
+	CDK_DISABLE_CLI_TELEMETRY=true AWS_EC2_METADATA_DISABLED=true $(CDK) synth --no-notices -q
 
 clean:
 	rm -rf .edgestats cdk.out build .pytest_cache
