@@ -17,9 +17,10 @@ gets the page, the GIF or the 204.  Lambda@Edge has no environment variables, so
 configuration comes from the baked `EdgeConfig`; `configure()` lets the local
 collector and the tests inject the sink, salt store, clock and config.
 
-On origin-request the `host` header is the origin's unless the origin request policy
-forwards the viewer's Host, and User-Agent, Referer and CloudFront-Viewer-* arrive only
-if the policy forwards them; `site_host` falls back to the distribution's domain name.
+On origin-request the `host` header is the origin's: the stack's viewer-request
+CloudFront Function copies the viewer's Host to `x-forwarded-host`, which `site_host`
+reads first (then a forwarded viewer Host, then the distribution's domain name).
+User-Agent, Referer and CloudFront-Viewer-* arrive only if the policy forwards them.
 """
 
 from __future__ import annotations
@@ -178,9 +179,14 @@ def site_host(cf: dict, request: dict, headers: dict[str, str]) -> str:
     config = cf.get("config")
     config = config if isinstance(config, dict) else {}
     if config.get("eventType") == "origin-request":
+        # set by the stack's viewer-request CloudFront Function, which replaces any value
+        # the viewer sent; on viewer-request the header is the viewer's and is ignored
+        forwarded = headers.get("x-forwarded-host")
         origin = _origin_domain(request)
-        if not host or (origin and host.lower() == origin):
-            host = headers.get("x-forwarded-host") or config.get("distributionDomainName") or ""
+        if forwarded:
+            host = forwarded
+        elif not host or (origin and host.lower() == origin):
+            host = config.get("distributionDomainName") or ""
     return host if isinstance(host, str) else ""
 
 

@@ -5,7 +5,8 @@ Doors (DESIGN section 9), chosen by context `page_door`:
   delivered through `AWS::Logs::DeliverySource/DeliveryDestination/Delivery` to the
   `-logs` Firehose stream; no function runs on page requests, caching stays on.
 - `edge`: the Lambda@Edge function runs on page requests too, on viewer-request, or on
-  origin-request with caching disabled (context `edge_trigger`).
+  origin-request with caching disabled (context `edge_trigger`); there a CloudFront
+  Function on viewer-request copies the viewer's Host to X-Forwarded-Host.
 Either way `/_e/*` (pixel, beacon) invokes the function, and asset paths never do.
 """
 
@@ -50,10 +51,15 @@ VIEWER_HEADERS = (
     "CloudFront-Is-Desktop-Viewer",
 )
 # An origin request policy takes at most 10 headers.  On origin-request the function also
-# needs the viewer's User-Agent and Referer; desktop is then inferred from the User-Agent.
-ORIGIN_REQUEST_HEADERS = tuple(h for h in VIEWER_HEADERS if h != "CloudFront-Is-Desktop-Viewer") + (
-    "User-Agent", "Referer",
-)
+# needs the viewer's User-Agent and Referer, and the viewer's Host, which the CloudFront
+# Function `FORWARD_HOST_CODE` copies to X-Forwarded-Host; desktop and smart-TV viewers
+# are then told apart by the User-Agent alone.
+FORWARDED_HOST_HEADER = "X-Forwarded-Host"
+ORIGIN_REQUEST_HEADERS = tuple(
+    h for h in VIEWER_HEADERS
+    if h not in ("CloudFront-Is-Desktop-Viewer", "CloudFront-Is-SmartTV-Viewer")
+) + ("User-Agent", "Referer", FORWARDED_HOST_HEADER)
+FORWARD_HOST_CODE = Path(__file__).with_name("functions") / "forward_host.js"
 
 
 class EdgeStack(Stack):
@@ -96,6 +102,18 @@ class EdgeStack(Stack):
         page_cache = (cloudfront.CachePolicy.CACHING_DISABLED
                       if pages_use_function and opts.edge_trigger == "origin-request"
                       else cloudfront.CachePolicy.CACHING_OPTIMIZED)
+        # origin-request pages: a viewer-request CloudFront Function keeps the viewer's Host
+        page_functions = None
+        if pages_use_function and opts.edge_trigger == "origin-request":
+            forward_host = cloudfront.Function(
+                self, "ForwardHost",
+                function_name=f"{opts.prefix}-forward-host",
+                comment="Copies the viewer's Host to X-Forwarded-Host for the edgestats function",
+                code=cloudfront.FunctionCode.from_inline(FORWARD_HOST_CODE.read_text()),
+                runtime=cloudfront.FunctionRuntime.JS_2_0,
+            )
+            page_functions = [cloudfront.FunctionAssociation(
+                function=forward_host, event_type=cloudfront.FunctionEventType.VIEWER_REQUEST)]
         behaviors = {
             # First: CloudFront matches behaviours in order, and `*.gif` would catch the pixel.
             TRACKER_PATH: cloudfront.BehaviorOptions(
@@ -133,6 +151,7 @@ class EdgeStack(Stack):
                 compress=True,
                 edge_lambdas=[cloudfront.EdgeLambda(event_type=event_type, function_version=version)]
                 if pages_use_function else None,
+                function_associations=page_functions,
             ),
             additional_behaviors=behaviors,
         )

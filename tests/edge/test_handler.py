@@ -220,6 +220,26 @@ def test_origin_request_with_the_origin_host_falls_back_to_the_distribution(sink
     assert sink.events()[0]["site"] == "d111111abcdef8.cloudfront.net"
 
 
+@pytest.mark.parametrize("origin", [
+    {"custom": {"domainName": "origin.example.net", "path": "", "port": 443, "protocol": "https"}},
+    None,  # whatever the event says of the origin, the forwarded host wins
+])
+def test_origin_request_reads_the_host_the_cloudfront_function_forwarded(sink, origin):
+    event = viewer_request(uri="/pricing", event_type="origin-request", headers=hdrs(
+        host="origin.example.net", x_forwarded_host="www.example.com", user_agent=CHROME))
+    if origin:
+        the_request(event)["origin"] = origin
+    assert edge_handler.handler(event, None) is the_request(event)
+    assert [(e["site"], e["path"]) for e in sink.events()] == [("www.example.com", "/pricing")]
+
+
+def test_viewer_request_ignores_a_viewer_sent_forwarded_host(sink):
+    event = viewer_request(uri="/pricing", headers=hdrs(
+        host="www.example.com", x_forwarded_host="evil.example.org", user_agent=CHROME))
+    edge_handler.handler(event, None)
+    assert [e["site"] for e in sink.events()] == ["www.example.com"]
+
+
 # ---------------------------------------------------------------- pixel
 
 

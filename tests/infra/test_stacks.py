@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 
 import pytest
 from aws_cdk.assertions import Match, Template
@@ -10,7 +12,7 @@ from aws_cdk.assertions import Match, Template
 from edge.logformat import RECOMMENDED_STREAM_FIELDS
 from edge.schema import FIELDS
 from edge.tables import WAREHOUSE_TABLES
-from infra.edge import ASSET_PATTERNS, VIEWER_HEADERS
+from infra.edge import ASSET_PATTERNS, FORWARD_HOST_CODE, VIEWER_HEADERS
 
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
@@ -226,7 +228,55 @@ def test_origin_request_policy_forwards_viewer_headers(synth, synth_edge_door):
     assert headers["Headers"] == list(VIEWER_HEADERS)
     policy = only(synth_edge_door.template("Edge"), "AWS::CloudFront::OriginRequestPolicy")
     headers = policy["OriginRequestPolicyConfig"]["HeadersConfig"]["Headers"]
-    assert len(headers) == 10 and "User-Agent" in headers and "Referer" in headers
+    assert len(headers) == 10  # CloudFront's limit per origin request policy
+    assert {"User-Agent", "Referer", "X-Forwarded-Host"} <= set(headers)
+
+
+def test_origin_request_mode_copies_the_viewer_host_in_a_cloudfront_function(synth_edge_door):
+    t = synth_edge_door.template("Edge")
+    fn_id, fn = next(iter(resources(t, "AWS::CloudFront::Function").items()))
+    props = fn["Properties"]
+    assert props["FunctionConfig"]["Runtime"] == "cloudfront-js-2.0"
+    assert props["FunctionCode"] == FORWARD_HOST_CODE.read_text()
+    assert props["AutoPublish"] is True
+    default = _distribution(synth_edge_door)["DefaultCacheBehavior"]
+    assert default["FunctionAssociations"] == [
+        {"EventType": "viewer-request", "FunctionARN": {"Fn::GetAtt": [fn_id, "FunctionARN"]}}]
+    assert default["LambdaFunctionAssociations"][0]["EventType"] == "origin-request"
+    # the tracker reads the page's host from its `u` parameter: no function there
+    for b in _distribution(synth_edge_door)["CacheBehaviors"]:
+        assert "FunctionAssociations" not in b, b["PathPattern"]
+
+
+def test_viewer_request_mode_has_no_cloudfront_function(synth):
+    assert not resources(synth.template("Edge"), "AWS::CloudFront::Function")
+    assert "FunctionAssociations" not in _distribution(synth)["DefaultCacheBehavior"]
+
+
+def _run_forward_host(headers: dict) -> dict:
+    """The function's code as CloudFront runs it: `handler(event)` on a viewer request."""
+    script = (FORWARD_HOST_CODE.read_text()
+              + "\nprocess.stdout.write(JSON.stringify(handler(JSON.parse(process.argv[1]))));")
+    event = {"version": "1.0", "context": {"eventType": "viewer-request"},
+             "viewer": {"ip": "198.51.100.7"},
+             "request": {"method": "GET", "uri": "/pricing", "querystring": {},
+                         "headers": headers, "cookies": {}}}
+    out = subprocess.run(["node", "-e", script, json.dumps(event)], capture_output=True,
+                         text=True, timeout=30, check=True)
+    return json.loads(out.stdout)
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node (the CDK's jsii runs on it)")
+def test_forward_host_function_copies_host_and_drops_a_viewer_sent_value():
+    got = _run_forward_host({"host": {"value": "www.example.com"},
+                             "x-forwarded-host": {"value": "evil.example.org"},
+                             "user-agent": {"value": "UA"}})
+    assert got["headers"] == {"host": {"value": "www.example.com"},
+                              "x-forwarded-host": {"value": "www.example.com"},
+                              "user-agent": {"value": "UA"}}
+    assert got["uri"] == "/pricing"
+    got = _run_forward_host({"x-forwarded-host": {"value": "evil.example.org"}})
+    assert got["headers"] == {}
 
 
 def test_response_headers_policy_sets_security_headers(synth):
