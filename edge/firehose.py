@@ -189,6 +189,18 @@ class LocalFirehose:
             else:
                 self._deliver(full)
 
+    def write_object(self, records: list[bytes], arrival: float) -> Path:
+        """Deliver `records` now as one object whose oldest record arrived at `arrival`:
+        for a batch producer that cut its buffers by the rules above itself (the
+        simulator), so the names and layout stay this emulator's."""
+        buf = _Buffer("events", arrival)
+        buf.chunks = records
+        buf.size = sum(map(len, records))
+        buf.count = len(records)
+        with self._lock:
+            self.records_in += buf.count
+        return self._deliver(buf)
+
     # ------------------------------------------------------------ delivery
 
     def _deliver(self, buf: _Buffer) -> Path:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import bisect
 import datetime as dt
+import hashlib
 import itertools
 import math
 import multiprocessing
@@ -34,11 +35,13 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from edge.config import ConfigError
-from edge.firehose import DEFAULT_BUFFER_BYTES, LocalFirehose
-from edge.normalize import Hit, Skip, normalise
+from edge.firehose import DAY_SECONDS, DEFAULT_BUFFER_BYTES, LocalFirehose
+from edge.normalize import Hit, Skip, format_time, normalise, normalise_site, visitor_id
 from edge.salts import MemorySaltStore
-from edge.schema import encode
+from edge.schema import SCHEMA_VERSION, encode
 from edge.useragent import parse_user_agent
 
 # ---------------------------------------------------------------- traffic model
@@ -232,6 +235,12 @@ class Chunk:
 # ---------------------------------------------------------------- one chunk
 
 
+def _chunk_tag(chunk: Chunk) -> str:
+    """Seeds a chunk's random generators: the output depends on nothing else."""
+    hours = "-".join(map(str, chunk.hours))
+    return f"edgestats-simulator:{chunk.seed}:{chunk.day.isoformat()}:{hours}:{chunk.part}"
+
+
 def _cumulative(weights) -> list[float]:
     return list(itertools.accumulate(weights))
 
@@ -251,8 +260,7 @@ class _ChunkSimulator:
 
     def __init__(self, chunk: Chunk):
         self.chunk = chunk
-        hours = "-".join(map(str, chunk.hours))
-        tag = f"edgestats-simulator:{chunk.seed}:{chunk.day.isoformat()}:{hours}:{chunk.part}"
+        tag = _chunk_tag(chunk)
         self.rng = random.Random(tag)
         uuid_rng = random.Random(tag + ":uuid")
         self.uuid_factory: Callable[[], str] = lambda: str(
@@ -426,6 +434,429 @@ class _ChunkSimulator:
         }
 
 
+# ---------------------------------------------------------------- one chunk, in batches
+#
+# The per-hit path above costs ~38 us an event; the target allows 10.  The expensive
+# steps depend on few distinct inputs, so the batch path draws a chunk's traffic as
+# numpy columns, runs `normalise` once per distinct page URI, referrer, UTM query and
+# User-Agent x location (each on a real hit of the chunk that has it), computes the
+# visitor id once per visitor-day with the normaliser's own `visitor_id`, and assembles
+# every NDJSON line from those encoded fragments plus its event id and time.
+# tests/edge/test_simulate_fast.py checks lines byte for byte against normalise+encode.
+
+
+class _Tables:
+    """The traffic model as index tables (built once per process)."""
+
+    def __init__(self) -> None:
+        self.sites = [s for s, _ in SITES]
+        self.site_p = _probabilities(w for _, w in SITES)
+        self.page_site, self.page_path, self.uris, self.uri_page = [], [], [], []
+        self.page_uri_base, self.page_uri_n, self.site_lo, self.site_cum = [], [], [], []
+        for s, site in enumerate(self.sites):
+            self.site_lo.append(len(self.page_path))
+            self.site_cum.append(np.cumsum(
+                [1.0 / rank**ZIPF_EXPONENT for rank in range(1, len(PAGES[site]) + 1)]))
+            for path, raw in PAGES[site]:
+                self.page_uri_base.append(len(self.uris))
+                self.page_uri_n.append(len(raw))
+                self.uri_page.extend([len(self.page_path)] * len(raw))
+                self.uris.extend(raw)
+                self.page_site.append(s)
+                self.page_path.append(path)
+        n_pages = len(self.page_path)
+        self.page_site = np.array(self.page_site)
+        self.page_uri_base = np.array(self.page_uri_base)
+        self.page_uri_n = np.array(self.page_uri_n)
+        self.uri_page = np.array(self.uri_page)
+        self.custom_name = [CUSTOM_EVENTS.get((self.sites[self.page_site[g]], self.page_path[g]),
+                                              (None, 0.0))[0] for g in range(n_pages)]
+        self.custom_p = np.array([CUSTOM_EVENTS.get((self.sites[self.page_site[g]], p),
+                                                    (None, 0.0))[1]
+                                  for g, p in enumerate(self.page_path)])
+        # referers: the landing referrers (index 0 is None), then "self" per page
+        self.referers = [r for r, _ in REFERRERS]
+        self.referer_p = _probabilities(w for _, w in REFERRERS)
+        self.self_referer_base = len(self.referers)
+        self.referers += [f"https://{self.sites[self.page_site[g]]}{p}"
+                          for g, p in enumerate(self.page_path)]
+        self.queries = ["", *UTM_QUERIES]
+        self.uas = [u for u, _ in HUMAN_USER_AGENTS] + [u for u, _, _ in BOT_USER_AGENTS]
+        self.n_human_uas = len(HUMAN_USER_AGENTS)
+        self.human_ua_p = _probabilities(w for _, w in HUMAN_USER_AGENTS)
+        self.bot_ua_p = _probabilities(w for _, w, _ in BOT_USER_AGENTS)
+        self.bot_mean_pages = np.array([m for _, _, m in BOT_USER_AGENTS], dtype=float)
+        self.locations = [_headers(*loc[:4]) for loc in LOCATIONS]
+        self.location_p = _probabilities(loc[4] for loc in LOCATIONS)
+        self.site_names = [normalise_site(s) for s in self.sites]
+
+
+def _probabilities(weights) -> np.ndarray:
+    w = np.array(list(weights), dtype=float)
+    return w / w.sum()
+
+
+_TABLES: _Tables | None = None
+
+
+def _tables() -> _Tables:
+    global _TABLES
+    if _TABLES is None:
+        _TABLES = _Tables()
+    return _TABLES
+
+
+# Encoded fragments by the inputs they depend on, shared by the chunks a process runs.
+_FRAGMENTS: dict[tuple, bytes] = {}
+_SKIPPED_URIS: dict[tuple[str, int], bool] = {}
+
+_DAY_MS = 86_400_000
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+_DIGITS = np.frombuffer(b"0123456789", dtype=np.uint8)
+_PAGE_FIELDS = ("event_type", "event_name", "site", "path")
+_REFERRER_FIELDS = ("referrer_host",)
+_UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+_VIEWER_FIELDS = ("country", "region", "city", "timezone", "device_type", "browser",
+                  "browser_version", "os", "os_version", "is_bot")
+_KINDS = 3  # page view 200, page view 304, custom event
+
+
+def _fragment(event: dict, fields: tuple[str, ...]) -> bytes:
+    """`"a":1,"b":2,` exactly as `encode` writes these fields inside the whole line."""
+    return encode({f: event[f] for f in fields})[1:-2] + b","
+
+
+class _BatchChunk:
+    """Generates one chunk as numpy columns, assembles its lines, writes its objects."""
+
+    def __init__(self, chunk: Chunk):
+        self.chunk = chunk
+        self.t = _tables()
+        tag = _chunk_tag(chunk)
+        self.rng = np.random.default_rng(
+            int.from_bytes(hashlib.sha256(tag.encode()).digest()[:16], "big"))
+        uuid_rng = random.Random(tag + ":uuid")
+        self.uuid_factory: Callable[[], str] = lambda: str(
+            uuid.UUID(int=uuid_rng.getrandbits(128), version=4)
+        )
+        self.id_prefix = base64.urlsafe_b64encode(self.rng.bytes(30))
+        self.salts = MemorySaltStore(seed=f"edgestats-simulator:{chunk.seed}".encode())
+        self.day_start_ms = int(dt.datetime(chunk.day.year, chunk.day.month, chunk.day.day,
+                                            tzinfo=_UTC).timestamp()) * 1000
+
+    # ------------------------------------------------------------ traffic
+
+    def _visitors(self, quota: int, bot: bool) -> dict:
+        """Visitors and their visits until `quota` page views (the last visit cut short)."""
+        t, rng, c = self.t, self.rng, self.chunk
+        hours = np.array(c.hours)
+        hour_p = _probabilities(DIURNAL[h] for h in c.hours)
+        batches, have = [], 0
+        while have < quota:
+            n = (quota - have) // (4 if bot else 2) + 16
+            if bot:
+                ua = t.n_human_uas + rng.choice(len(t.bot_ua_p), n, p=t.bot_ua_p)
+                visits = np.ones(n, dtype=np.int64)
+            else:
+                ua = rng.choice(t.n_human_uas, n, p=t.human_ua_p)
+                visits = 1 + (rng.random(n) < RETURN_SHARE)
+            v = {
+                "site": rng.choice(len(t.sites), n, p=t.site_p),
+                "loc": rng.choice(len(t.locations), n, p=t.location_p),
+                "ua": ua,
+                "start": self.day_start_ms + hours[rng.choice(len(hours), n, p=hour_p)]
+                * 3_600_000 + rng.integers(0, 3_600_000, n),
+                "ip_kind": rng.random(n), "ip": rng.integers(0, 1 << 48, n),
+            }
+            visitor = np.repeat(np.arange(n), visits)
+            m = len(visitor)
+            if bot:
+                mean = t.bot_mean_pages[ua - t.n_human_uas]
+                pages = 1 + np.floor(rng.exponential(np.maximum(mean - 1, 1e-9), m))
+                pages = np.where(mean > 1, pages, 1).astype(np.int64)
+                referer = np.zeros(m, dtype=np.int64)
+                query = np.zeros(m, dtype=np.int64)
+            else:
+                pages = 1 + np.floor(rng.exponential(1.6, m)).astype(np.int64)
+                referer = rng.choice(len(t.referer_p), m, p=t.referer_p)
+                query = np.where(rng.random(m) < UTM_SHARE,
+                                 1 + rng.integers(0, len(UTM_QUERIES), m), 0)
+            v.update(visitor=visitor + sum(len(b["site"]) for b in batches),
+                     second=np.r_[False, visitor[1:] == visitor[:-1]] if m else visitor > 0,
+                     pages=pages, referer=referer, query=query,
+                     pause=rng.integers(31 * 60_000, 90 * 60_000, m))
+            batches.append(v)
+            have += int(pages.sum())
+        out = {k: np.concatenate([b[k] for b in batches]) for k in batches[0]}
+        cum = np.cumsum(out["pages"])
+        last = int(np.searchsorted(cum, quota))  # the visit that reaches the quota
+        out["pages"][last] -= cum[last] - quota
+        visitors = int(out["visitor"][last]) + 1
+        for k in ("site", "loc", "ua", "start", "ip_kind", "ip"):
+            out[k] = out[k][:visitors]
+        for k in ("visitor", "second", "pages", "referer", "query", "pause"):
+            out[k] = out[k][: last + 1]
+        out["bot"] = np.full(visitors, bot)
+        return out
+
+    def generate(self) -> None:
+        """Draw the chunk's events and records as columns (nothing encoded yet)."""
+        t, rng, c = self.t, self.rng, self.chunk
+        bots = round(c.pageviews * BOT_PAGEVIEW_SHARE)
+        humans, robots = self._visitors(c.pageviews - bots, False), None
+        parts = [humans]
+        if bots:
+            robots = self._visitors(bots, True)
+            robots["visitor"] = robots["visitor"] + len(humans["site"])
+            parts.append(robots)
+        vis = {k: np.concatenate([p[k] for p in parts]) for k in humans}
+        self.visitor_site, self.visitor_loc, self.visitor_ua = vis["site"], vis["loc"], vis["ua"]
+        self.visitor_ip_kind, self.visitor_ip = vis["ip_kind"], vis["ip"]
+        visit_visitor, visit_pages = vis["visitor"], vis["pages"]
+        n_visits = len(visit_visitor)
+
+        # page views
+        page_visit = np.repeat(np.arange(n_visits), visit_pages)
+        first = np.cumsum(visit_pages) - visit_pages
+        n = len(page_visit)
+        k = np.arange(n) - first[page_visit]
+        visitor = visit_visitor[page_visit]
+        site = self.visitor_site[visitor]
+        bot = vis["bot"][visitor]
+        u = rng.random(n)
+        page = np.empty(n, dtype=np.int64)
+        for s in range(len(t.sites)):
+            on = site == s
+            cum = t.site_cum[s]
+            page[on] = t.site_lo[s] + np.searchsorted(cum, u[on] * cum[-1], side="right")
+        uri = t.page_uri_base[page] + (rng.random(n) * t.page_uri_n[page]).astype(np.int64)
+        kind = (rng.random(n) < NOT_MODIFIED_SHARE).astype(np.int64)
+        custom = ~bot & (rng.random(n) < t.custom_p[page])
+        delay = np.where(custom, 1_000 + rng.integers(0, 59_000, n), 0)
+        long_read, u2 = rng.random(n), rng.random(n)
+        human_gap = np.where(
+            long_read < LONG_READ_SHARE, 600_000 + (u2 * 900_000).astype(np.int64),
+            2_000 + np.minimum(rng.exponential(45_000, n).astype(np.int64), 1_200_000))
+        gap = np.where(bot, 500 + (u2 * 19_500).astype(np.int64), human_gap)
+        gap[k == 0] = 0
+        gap[1:] += np.where(k[1:] > 0, delay[:-1], 0)  # a custom event delays the next page
+        elapsed = np.cumsum(gap)
+        elapsed -= elapsed[first[page_visit]]
+        last = first + visit_pages - 1
+        duration = elapsed[last] + delay[last]
+        start = vis["start"][visit_visitor]
+        again = np.flatnonzero(vis["second"])  # a return visit: after the first one + pause
+        start[again] = start[again - 1] + duration[again - 1] + vis["pause"][again - 1]
+        time_ms = start[page_visit] + elapsed
+        referer = vis["referer"][page_visit]
+        referer[k > 0] = t.self_referer_base + page[np.flatnonzero(k > 0) - 1]
+        query = np.where(k == 0, vis["query"][page_visit], 0)
+        # Asset and error requests of human visits: the normaliser skips them.
+        asset = ~bot & (rng.random(n) < ASSET_SHARE)
+        asset_uri = rng.integers(0, len(ASSETS), n)[asset]
+        not_found = int((~bot & (rng.random(n) < NOT_FOUND_SHARE)).sum())
+
+        # events: the page views, then their custom events
+        cust = np.flatnonzero(custom)
+        self.ev_visitor = np.concatenate([visitor, visitor[cust]])
+        self.ev_uri = np.concatenate([uri, uri[cust]])
+        self.ev_kind = np.concatenate([kind, np.full(len(cust), 2)])
+        self.ev_referer = np.concatenate([referer, referer[cust]])
+        self.ev_query = np.concatenate([query, query[cust]])
+        self.ev_time = np.concatenate([time_ms, time_ms[cust] + delay[cust]])
+        self.pageviews, self.custom = n, len(cust)
+        self.bots = int(bot.sum())
+        e = len(self.ev_time)
+        skips = [self._skips(request) for request in [(a, 200) for a in ASSETS]
+                 + [("/old-page", 404)]]
+        self.skipped = int(np.dot(np.bincount(asset_uri, minlength=len(ASSETS)), skips[:-1]))
+        self.skipped += not_found * skips[-1]
+
+        # Firehose arrival: ~1.5 s after the request, 10-240 s for one in ten;
+        # a few records delivered twice (a producer retry).
+        slow, u3 = rng.random(e) < SLOW_ARRIVAL_SHARE, rng.random(e)
+        arrival = self.ev_time + np.where(
+            slow, 10_000 + (u3 * 230_000).astype(np.int64),
+            100 + np.minimum(rng.exponential(1_500, e).astype(np.int64), 60_000))
+        twice = np.flatnonzero(rng.random(e) < DUPLICATE_SHARE)
+        again_at = arrival[twice] + 1_000 + (rng.random(len(twice)) * 29_000).astype(np.int64)
+        self.duplicates = len(twice)
+        rec_event = np.concatenate([np.arange(e), twice])
+        rec_arrival = np.concatenate([arrival, again_at])
+        order = np.argsort(rec_arrival, kind="stable")
+        self.rec_event, self.rec_arrival = rec_event[order], rec_arrival[order]
+
+    def _skips(self, request: tuple[str, int]) -> bool:
+        """Whether the normaliser skips this asset/error request (asked once per process)."""
+        if request not in _SKIPPED_URIS:
+            hit = self.event_hit(0)
+            hit.uri, hit.status, hit.event_name, hit.declared = request[0], request[1], None, False
+            try:
+                normalise(hit, self.salts)
+                _SKIPPED_URIS[request] = False
+            except Skip:
+                _SKIPPED_URIS[request] = True
+        return _SKIPPED_URIS[request]
+
+    # ------------------------------------------------------------ hits and lines
+
+    def ip(self, v: int) -> str:
+        kind, bits = float(self.visitor_ip_kind[v]), int(self.visitor_ip[v])
+        if self.visitor_ua[v] >= self.t.n_human_uas:
+            return f"198.51.100.{1 + bits % 254}"
+        if kind < 0.35:  # IPv4 behind NAT: several visitors may share one
+            return f"{'192.0.2.' if kind < 0.175 else '203.0.113.'}{1 + bits % 254}"
+        return f"2001:db8:{bits >> 32:x}:{(bits >> 16) & 0xFFFF:x}::{bits & 0xFFFF:x}"
+
+    def event_hit(self, i: int) -> Hit:
+        """Event i as the Hit a door would have seen (what normalise is given)."""
+        t, v, u, kind = self.t, int(self.ev_visitor[i]), int(self.ev_uri[i]), int(self.ev_kind[i])
+        custom = kind == 2
+        return Hit(
+            time=_EPOCH + dt.timedelta(milliseconds=int(self.ev_time[i])),
+            event_id=(self.id_prefix + b"%016x" % i).decode("ascii"),
+            host=t.sites[self.visitor_site[v]], uri=t.uris[u], query=t.queries[self.ev_query[i]],
+            status=None if custom else (304 if kind == 1 else 200),
+            referer=t.referers[self.ev_referer[i]], user_agent=t.uas[self.visitor_ua[v]],
+            client_ip=self.ip(v), headers=t.locations[self.visitor_loc[v]],
+            event_name=t.custom_name[t.uri_page[u]] if custom else None, declared=custom,
+            ingest="simulator",
+        )
+
+    def _fragments(self, name: str, codes: np.ndarray, fields: tuple[str, ...]) -> list[bytes]:
+        """Per event, the encoded `fields`, normalising one hit per distinct code."""
+        distinct, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+        frags = []
+        for code, i in zip(distinct.tolist(), first.tolist(), strict=True):
+            key = (name, code)
+            frag = _FRAGMENTS.get(key)
+            if frag is None:
+                frag = _FRAGMENTS[key] = _fragment(normalise(self.event_hit(i), self.salts),
+                                                   fields)
+            frags.append(frag)
+        return operator.itemgetter(*inverse.tolist())(frags) if len(codes) > 1 else \
+            [frags[j] for j in inverse.tolist()]
+
+    def _heads(self) -> list[bytes]:
+        """`{"schema_version":1,"event_id":"...","event_time":"...",` per event, built as
+        a byte matrix (format_time's layout; the date part from format_time itself)."""
+        e = len(self.ev_time)
+        start = encode({"schema_version": SCHEMA_VERSION, "event_id": ""})[:-3]
+        between = b'","event_time":"'
+        width = len(start) + 56 + len(between) + 24 + 2
+        m = np.empty((e, width), dtype=np.uint8)
+        row = np.frombuffer(start + self.id_prefix + b"0" * 16 + between
+                            + b"0000-00-00T00:00:00.000Z" + b'",',
+                            dtype=np.uint8)
+        m[:] = row
+        col = len(start) + len(self.id_prefix)
+        counter = np.arange(e, dtype=np.int64)
+        for j in range(16):
+            m[:, col + j] = _HEX[(counter >> (4 * (15 - j))) & 15]
+        col += 16 + len(between)
+        day, ms = np.divmod(self.ev_time, _DAY_MS)
+        for d in np.unique(day).tolist():
+            prefix = format_time(_EPOCH + dt.timedelta(days=d))[:11].encode("ascii")
+            m[day == d, col:col + 11] = np.frombuffer(prefix, dtype=np.uint8)
+        for offset, value in ((11, ms // 3_600_000), (14, ms // 60_000 % 60),
+                              (17, ms // 1000 % 60)):
+            m[:, col + offset] = _DIGITS[value // 10]
+            m[:, col + offset + 1] = _DIGITS[value % 10]
+        millis = ms % 1000
+        m[:, col + 20] = _DIGITS[millis // 100]
+        m[:, col + 21] = _DIGITS[millis // 10 % 10]
+        m[:, col + 22] = _DIGITS[millis % 10]
+        return m.view(f"S{width}").ravel().tolist()
+
+    def _visitor_tails(self) -> list[bytes]:
+        """`"visitor_id":"...","ingest":"simulator"}\\n` per event: one HMAC per visitor-day."""
+        t = self.t
+        day = self.ev_time // _DAY_MS
+        day0 = int(day.min())
+        codes = self.ev_visitor * 4 + (day - day0)
+        distinct, inverse = np.unique(codes, return_inverse=True)
+        template = encode({"visitor_id": "", "ingest": "simulator"})
+        before, after = template[1:15], template[15:]
+        salts = {}
+        tails = []
+        sites, uas = t.site_names, t.uas
+        v_site, v_ua = self.visitor_site.tolist(), self.visitor_ua.tolist()
+        for code in distinct.tolist():
+            v, d = divmod(code, 4)
+            salt = salts.get(d)
+            if salt is None:
+                salt = salts[d] = self.salts.salt_for(
+                    (_EPOCH + dt.timedelta(days=day0 + d)).date())
+            vid = visitor_id(salt, sites[v_site[v]], self.ip(v), uas[v_ua[v]])
+            tails.append(before + vid.encode("ascii") + after)
+        return operator.itemgetter(*inverse.tolist())(tails) if len(codes) > 1 else \
+            [tails[j] for j in inverse.tolist()]
+
+    def lines(self) -> list[bytes]:
+        """Every event's NDJSON line, by event index."""
+        t = self.t
+        n_sites, n_locs = len(t.sites), len(t.locations)
+        visitor = self.ev_visitor
+        parts = (
+            self._heads(),
+            self._fragments("page", self.ev_uri * _KINDS + self.ev_kind, _PAGE_FIELDS),
+            self._fragments("referrer", self.ev_referer * n_sites + self.visitor_site[visitor],
+                            _REFERRER_FIELDS),
+            self._fragments("utm", self.ev_query, _UTM_FIELDS),
+            self._fragments("viewer", self.visitor_ua[visitor] * n_locs
+                            + self.visitor_loc[visitor], _VIEWER_FIELDS),
+            self._visitor_tails(),
+        )
+        return list(map(b"".join, zip(*parts, strict=True)))
+
+    # ------------------------------------------------------------ delivery
+
+    def objects(self) -> list[tuple[int, int]]:
+        """Records [i, j) of each object, cut by LocalFirehose's rules (size, interval,
+        arrival day) on the records sorted by arrival."""
+        c = self.chunk
+        arrival_s = self.rec_arrival / 1000  # the emulator's float seconds
+        sizes = self._line_sizes[self.rec_event]
+        cum = np.concatenate([[0], np.cumsum(sizes)])
+        n = len(arrival_s)
+        out, i = [], 0
+        while i < n:
+            first = float(arrival_s[i])
+            day_end = first - first % DAY_SECONDS + DAY_SECONDS
+            j = int(np.searchsorted(arrival_s, day_end, side="left"))
+            # interval: the first record with now - first >= buffer_seconds, in floats
+            k = int(np.searchsorted(self.rec_arrival, int(self.rec_arrival[i])
+                                    + int(c.buffer_seconds * 1000), side="left"))
+            while k > i + 1 and arrival_s[k - 1] - first >= c.buffer_seconds:
+                k -= 1
+            while k < n and not arrival_s[k] - first >= c.buffer_seconds:
+                k += 1
+            s = int(np.searchsorted(cum, cum[i] + c.buffer_bytes, side="right")) - 1
+            end = max(i + 1, min(j, k, s))
+            out.append((i, end))
+            i = end
+        return out
+
+    def run(self) -> dict:
+        self.generate()
+        lines = self.lines()
+        self._line_sizes = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
+        c = self.chunk
+        firehose = LocalFirehose(
+            c.landing, c.stream, buffer_bytes=c.buffer_bytes, buffer_seconds=c.buffer_seconds,
+            uuid_factory=self.uuid_factory, compresslevel=c.compresslevel,
+        )
+        records = operator.itemgetter(*self.rec_event.tolist())(lines) \
+            if len(self.rec_event) > 1 else [lines[j] for j in self.rec_event.tolist()]
+        for i, j in self.objects():
+            firehose.write_object(records[i:j], float(self.rec_arrival[i]) / 1000)
+        firehose.close()
+        return {
+            "events": len(self.rec_event), "pageviews": self.pageviews,
+            "custom_events": self.custom, "bots": self.bots, "duplicates": self.duplicates,
+            "skipped": self.skipped, "objects": len(firehose.objects_written),
+        }
+
 _UTC = dt.timezone.utc
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=_UTC)
 _log = math.log
@@ -433,6 +864,11 @@ _arrival = operator.itemgetter(0)
 
 
 def simulate_chunk(chunk: Chunk) -> dict:
+    return _BatchChunk(chunk).run()
+
+
+def simulate_chunk_per_hit(chunk: Chunk) -> dict:
+    """The former path, one `normalise` + `encode` + `put` per hit: the bench's baseline."""
     return _ChunkSimulator(chunk).run()
 
 
