@@ -35,6 +35,7 @@ from pyathena import connect
 from pyathena.error import Error as PyAthenaError
 
 from edge.config import ConfigError, Settings
+from orchestration.defs import common as _defs_common
 from orchestration.engine import (
     LANDING_AREAS,
     MAX_PARTITIONS_PER_STATEMENT,
@@ -51,7 +52,9 @@ from orchestration.engine import (
 from orchestration.statements import identifier
 from orchestration.tables import PARTITION_COLUMN, WAREHOUSE_TABLES
 
-CRAWLER_POOL = "glue_crawler"  # Dagster pool for assets that may start the crawler; limit 1
+# The Dagster pool (limit 1) of the asset that may start the crawler; declared with the
+# assets, named here for readers of this module.
+CRAWLER_POOL = _defs_common.CRAWLER_POOL
 
 # Athena list price: $5 per TB scanned, rounded up to the MB, 10 MB minimum per query;
 # DDL statements and failed queries are free.

@@ -2,10 +2,11 @@
 
 
 import warnings
+from collections.abc import Sequence
 
 import dagster as dg
 
-from orchestration.engine import MAX_PARTITIONS_PER_STATEMENT, DayRange
+from orchestration.engine import MAX_PARTITIONS_PER_STATEMENT, DayRange, QueryResult, WriteResult
 
 # Backfill policies are beta and partitioned asset checks preview in Dagster 1.13; both
 # are what the pipeline needs, and the warnings would print on every CLI run.
@@ -17,6 +18,11 @@ warnings.filterwarnings("ignore", message=r".*partitions_def on an AssetCheckSpe
 # lock per (table, day); the pool lets an instance also cap concurrent warehouse steps
 # (`concurrency: pools:` in dagster.yaml).
 WAREHOUSE_POOL = "edgestats_warehouse"
+
+# Glue runs one crawl of a crawler at a time: the asset that may start the raw_events
+# crawler belongs to this pool, whose limit must be 1 (docs/deploy.md; the Athena backend
+# also waits for a crawl already running).
+CRAWLER_POOL = "glue_crawler"
 
 # A backfill runs as few runs as possible, each at most one statement's worth of days.
 BACKFILL_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=MAX_PARTITIONS_PER_STATEMENT)
@@ -31,3 +37,19 @@ def run_days(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) 
 def sql_metadata(statements: list[str]) -> dg.MetadataValue:
     body = "\n\n".join(s.strip() for s in statements)
     return dg.MetadataValue.md(f"```sql\n{body}\n```")
+
+
+def engine_metadata(writes: Sequence[WriteResult], queries: Sequence[QueryResult] = ()) -> dict:
+    """What the engine reported about its statements (Athena: query ids, bytes scanned,
+    their cost at list price, engine time); empty for an engine that reports none."""
+    results = [*writes, *queries]
+    if not any(r.cost_usd is not None for r in results):
+        return {}
+    ids = [i for w in writes for i in w.query_ids] + [q.query_id for q in queries if q.query_id]
+    return {
+        "query_ids": dg.MetadataValue.json(ids),
+        "bytes_scanned": dg.MetadataValue.int(sum(r.bytes_scanned or 0 for r in results)),
+        "cost_usd": dg.MetadataValue.float(round(sum(r.cost_usd or 0.0 for r in results), 9)),
+        "engine_seconds": dg.MetadataValue.float(
+            round(sum(r.engine_seconds or 0.0 for r in results), 3)),
+    }

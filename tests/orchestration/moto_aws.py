@@ -231,6 +231,10 @@ class MotoAws:
         """Every Athena statement this server received, in order."""
         return [e.query for e in athena_backends[ACCOUNT][REGION].executions.values()]
 
+    def executions(self) -> dict[str, str]:
+        """Query execution id -> statement, for every statement received."""
+        return {i: e.query for i, e in athena_backends[ACCOUNT][REGION].executions.items()}
+
     def fail_crawl(self, crawler: str, message: str) -> None:
         crawl = glue_backends[ACCOUNT][REGION].crawlers[crawler].crawls[-1]
         self.ext.crawl_errors[crawl.crawl_id] = message

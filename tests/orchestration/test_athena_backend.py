@@ -558,6 +558,54 @@ def test_threads_share_one_engine_safely(aws, engine):
     assert results == [[(1,)]] * 8
 
 
+# ---------------------------------------------------------------------- Dagster
+
+
+def _kind(sql: str) -> str:
+    """A statement's first words, enough to tell the pipeline's statements apart."""
+    if sql.startswith("-- raw_events_profile"):
+        return "profile"
+    return " ".join(sql.split()[:2 if sql.startswith("SELECT") else 3])
+
+
+def test_engine_metadata_only_for_an_engine_that_reports():
+    from orchestration.defs.common import engine_metadata
+    from orchestration.engine import QueryResult, WriteResult
+
+    local = WriteResult("events", {D1: 3}, bytes_written=10, bytes_scanned=None, seconds=0.1)
+    assert engine_metadata([local], [QueryResult(["n"], [(1,)])]) == {}
+    athena = WriteResult("events", {D1: 3}, bytes_written=10, bytes_scanned=MB,
+                         query_ids=["q1", "q2"], engine_seconds=1.25, cost_usd=0.5)
+    meta = engine_metadata([athena], [QueryResult(["n"], [(1,)], query_id="q3",
+                                                  bytes_scanned=2, engine_seconds=0.5,
+                                                  cost_usd=0.25)])
+    assert {k: v.value for k, v in meta.items()} == {
+        "query_ids": ["q1", "q2", "q3"], "bytes_scanned": MB + 2, "cost_usd": 0.75,
+        "engine_seconds": 1.75}
+
+
+def test_raw_events_asset_runs_in_the_crawler_pool_of_limit_one(tmp_path):
+    """Crawls of one crawler must not overlap; the pool's limit is set as docs/deploy.md says."""
+    import os
+    import subprocess
+    import sys
+
+    from dagster import DagsterInstance
+
+    from orchestration.definitions import defs
+
+    pools = {a.key.to_user_string(): a.op.pool for a in defs.assets if hasattr(a, "op")}
+    assert pools["raw_events"] == athena_backend.CRAWLER_POOL == "glue_crawler"
+    assert "glue_crawler" not in {p for k, p in pools.items() if k != "raw_events"}
+    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    dagster = [sys.executable, "-m", "dagster", "instance", "concurrency", "set",
+               "glue_crawler", "1"]
+    subprocess.run(dagster, env={**os.environ, "DAGSTER_HOME": str(tmp_path)}, check=True,
+                   capture_output=True, timeout=120)
+    instance = DagsterInstance.from_config(str(tmp_path))
+    assert instance.event_log_storage.get_concurrency_info("glue_crawler").slot_count == 1
+
+
 # ---------------------------------------------------------------------- end to end
 
 
@@ -585,7 +633,11 @@ def test_dagster_materializes_the_asset_graph_on_athena(aws, tmp_path, monkeypat
             aws.put(WAREHOUSE, f"{table}/dt={day}/{table}-0.parquet", b"P" * 64)
 
     aws.on_query(r"^-- raw_events_profile", rows=[(D1, D1, 2), (D2, D2, 1), (D3, D2, 1)],
-                 columns=[("folder", "varchar"), ("day", "varchar"), ("rows", "bigint")])
+                 columns=[("folder", "varchar"), ("day", "varchar"), ("rows", "bigint")],
+                 scanned_bytes=3 * MB, engine_ms=500)
+    aws.on_query(r"^SELECT site, pageviews, .* FROM site_daily WHERE dt BETWEEN ",
+                 columns=[("site", "varchar")], rows=[], scanned_bytes=20 * MB + 1,
+                 engine_ms=250)  # the UI preview of site_daily
     aws.on_query(r"^INSERT INTO ", update_count=4, scanned_bytes=MB, engine_ms=1000,
                  effect=athena_writes)
     aws.on_query(r"^SELECT dt, count\(\*\) AS row_count FROM ",
@@ -629,6 +681,27 @@ def test_dagster_materializes_the_asset_graph_on_athena(aws, tmp_path, monkeypat
         assert render(name, days).strip() in statements, name
     assert aws.keys(WAREHOUSE) == sorted(f"{t}/dt={d}/{t}-0.parquet" for t in tables
                                          for d in (D1, D2))
+
+    # each asset shows what Athena reported: its statements' ids, bytes, cost, engine time
+    sent = aws.executions()
+
+    def athena_metadata(key: str) -> tuple[list[str], dict]:
+        mat = instance.get_latest_materialization_event(AssetKey(key)).asset_materialization
+        meta = {k: v.value for k, v in mat.metadata.items()}
+        return (sorted(_kind(sent[i]) for i in meta["query_ids"]),
+                {k: meta[k] for k in ("bytes_scanned", "cost_usd", "engine_seconds")})
+
+    # events: DROP (DDL, free), INSERT (1 MB, 1 s), row count (0 B), profile (3 MB, 0.5 s);
+    # every DML statement is billed at least 10 MB
+    assert athena_metadata("events") == (
+        ["ALTER TABLE events", "INSERT INTO events", "SELECT dt,", "profile"],
+        {"bytes_scanned": 4 * MB, "cost_usd": round(3 * TEN_MB_COST, 9),
+         "engine_seconds": 1.5})
+    # site_daily: DROP, INSERT (1 MB, 1 s), row count, preview (20 MB + 1 B, billed 21 MB)
+    assert athena_metadata("site_daily") == (
+        ["ALTER TABLE site_daily", "INSERT INTO site_daily", "SELECT dt,", "SELECT site,"],
+        {"bytes_scanned": 21 * MB + 1,
+         "cost_usd": round(2 * TEN_MB_COST + 21 * MB / 2**40 * 5, 9), "engine_seconds": 1.25})
 
     # a failed statement fails its asset with Athena's reason; nothing downstream runs
     reason = "HIVE_BAD_DATA: Error parsing field value for field 3"

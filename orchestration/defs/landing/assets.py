@@ -5,7 +5,7 @@ import time
 
 import dagster as dg
 
-from orchestration.defs.common import BACKFILL_POLICY, WAREHOUSE_POOL, run_days
+from orchestration.defs.common import BACKFILL_POLICY, CRAWLER_POOL, run_days
 from orchestration.defs.partitions import daily_partitions
 from orchestration.defs.resources import EngineResource
 
@@ -15,7 +15,7 @@ MAX_PROBLEMS_SHOWN = 20
 @dg.asset(
     partitions_def=daily_partitions,
     backfill_policy=BACKFILL_POLICY,
-    pool=WAREHOUSE_POOL,
+    pool=CRAWLER_POOL,  # crawls must not overlap: the pool's limit is 1 (docs/deploy.md)
     group_name="landing",
     kinds={"json"},
     description=(

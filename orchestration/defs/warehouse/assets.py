@@ -8,7 +8,13 @@ from collections import defaultdict
 import dagster as dg
 
 from orchestration import statements
-from orchestration.defs.common import BACKFILL_POLICY, WAREHOUSE_POOL, run_days, sql_metadata
+from orchestration.defs.common import (
+    BACKFILL_POLICY,
+    WAREHOUSE_POOL,
+    engine_metadata,
+    run_days,
+    sql_metadata,
+)
 from orchestration.defs.landing.assets import raw_events
 from orchestration.defs.partitions import daily_partitions
 from orchestration.defs.resources import EngineResource
@@ -92,12 +98,14 @@ def events(context: dg.AssetExecutionContext, engine: EngineResource) -> dg.Mate
     late = bytes_read = 0
     truncated: list[str] = []
     unreadable: list[str] = []
+    profiles = []
     with engine.open() as eng:
         for chunk in event_chunks(eng, days):
             profile_sql = statements.render("raw_events_profile", chunk)
             events_sql = statements.render("events", chunk)
             with eng.raw_scan(chunk.extend(1)) as scan:
-                counts = _profile_counts(eng.query(profile_sql).records(), chunk)
+                profiles.append(eng.query(profile_sql))
+                counts = _profile_counts(profiles[-1].records(), chunk)
                 writes.append(eng.replace_partitions("events", chunk, events_sql))
             sqls = [profile_sql, events_sql]  # the last chunk's, as an example of what ran
             for k, v in counts["folder_rows"].items():
@@ -141,6 +149,7 @@ def events(context: dg.AssetExecutionContext, engine: EngineResource) -> dg.Mate
             "bytes_written": dg.MetadataValue.int(sum(w.bytes_written for w in writes)),
             "duration_s": round(time.perf_counter() - started, 3),
             "sql": sql_metadata(sqls),
+            **engine_metadata(writes, profiles),
         }
     )
 
@@ -180,6 +189,7 @@ def build_summary_asset(table: str) -> dg.AssetsDefinition:
                 "duration_s": round(time.perf_counter() - started, 3),
                 "sql": sql_metadata([sql]),
                 "preview": dg.MetadataValue.md(preview.to_markdown() if preview.rows else "no rows"),
+                **engine_metadata(writes, [preview]),
             }
         )
 
