@@ -334,26 +334,18 @@ class AthenaEngine(Engine):
         name = self.settings.glue_crawler
         timeout = self.settings.crawler_timeout_seconds
         deadline = time.monotonic() + timeout
-        crawler = self._wait_ready(name, deadline, timeout, previous=None)
-        targets = crawler.get("Targets") or {}
-        if targets.get("S3Targets"):
-            self._check_crawler_output(crawler, raw)
-            # a crawler over S3 paths crawls just these days; a catalog-target crawler
-            # always crawls the table's whole location and is left as it is
-            keep = {k: v for k, v in targets["S3Targets"][0].items() if k != "Path"}
-            wanted = [{**keep, "Path": f"s3://{raw.bucket}/{raw.day_prefix(d)}"} for d in days]
-            if [t.get("Path") for t in targets["S3Targets"]] != [w["Path"] for w in wanted]:
-                self.glue.update_crawler(Name=name, Targets={**targets, "S3Targets": wanted})
-        previous = crawler.get("LastCrawl")
         for attempt in (1, 2):
+            crawler = self._wait_ready(name, deadline, timeout, previous=None)
+            previous = crawler.get("LastCrawl")
             try:
+                self._retarget(crawler, raw, days)
                 self.glue.start_crawler(Name=name)
                 break
             except ClientError as e:
                 if e.response["Error"]["Code"] != "CrawlerRunningException" or attempt == 2:
                     raise
-                # someone else started it between our check and our start: wait it out
-                previous = self._wait_ready(name, deadline, timeout, previous=None).get("LastCrawl")
+                # someone else started it between our wait and our update or start (the
+                # glue_crawler pool prevents it within Dagster): wait, then retarget again
         finished = self._wait_ready(name, deadline, timeout, previous=previous)
         last = finished.get("LastCrawl") or {}
         status = last.get("Status")
@@ -367,6 +359,20 @@ class AthenaEngine(Engine):
             raise CrawlerError(f"Glue crawler {name!r} was cancelled before it finished; "
                                f"rerun the partition ({where})")
         raise CrawlerError(f"Glue crawler {name!r} ended with unknown status {status!r} ({where})")
+
+    def _retarget(self, crawler: dict, raw: GlueTable, days: list[str]) -> None:
+        """Point an S3-target crawler at exactly these day folders, the deployed
+        exclusions kept; a catalog-target crawler always crawls the table's whole
+        location and is left as it is."""
+        targets = crawler.get("Targets") or {}
+        if not targets.get("S3Targets"):
+            return
+        self._check_crawler_output(crawler, raw)
+        keep = {k: v for k, v in targets["S3Targets"][0].items() if k != "Path"}
+        wanted = [{**keep, "Path": f"s3://{raw.bucket}/{raw.day_prefix(d)}"} for d in days]
+        if [t.get("Path") for t in targets["S3Targets"]] != [w["Path"] for w in wanted]:
+            self.glue.update_crawler(Name=crawler["Name"],
+                                     Targets={**targets, "S3Targets": wanted})
 
     def _check_crawler_output(self, crawler: dict, raw: GlueTable) -> None:
         """A crawler over day folders names its table after the folder at its table level

@@ -310,6 +310,32 @@ def test_crawl_already_running_is_waited_for_then_ours_runs(aws, crawler_engine)
     assert ours["StartTime"] >= earlier["EndTime"]  # retargeted and started only once READY
 
 
+def test_crawl_started_by_someone_else_after_our_wait_is_retargeted(aws, crawler_engine,
+                                                                    monkeypatch):
+    """The crawler turns RUNNING between our READY check and our UpdateCrawler (outside
+    Dagster's pool): Glue refuses the update, so we wait again and retarget then."""
+    land_two_days(aws)
+    wait = AthenaEngine._wait_ready
+    calls = []
+
+    def racing_wait(self, *args, **kwargs):
+        crawler = wait(self, *args, **kwargs)
+        calls.append(crawler["State"])
+        if len(calls) == 1:
+            aws.glue.start_crawler(Name=CRAWLER)  # e.g. from the console, with its targets
+        return crawler
+
+    monkeypatch.setattr(AthenaEngine, "_wait_ready", racing_wait)
+    with CrawlerWorker(aws) as worker:
+        crawler_engine.register_raw_partitions(DayRange.of(D1, D2))
+    assert worker.served == [
+        [f"s3://{LANDING}/events/"],
+        [f"s3://{LANDING}/events/dt={D1}/", f"s3://{LANDING}/events/dt={D2}/"],
+    ]
+    assert len(calls) == 3  # READY, READY again after the other crawl, ours finished
+    assert crawler(aws)["Version"] == 2  # one update: the refused one changed nothing
+
+
 def test_empty_folders_start_no_crawl(aws, crawler_engine):
     reg = crawler_engine.register_raw_partitions(DayRange.of(D1, D2))
     assert [(f.day, f.files) for f in reg.folders] == [(D1, 0), (D2, 0)]
