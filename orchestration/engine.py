@@ -242,8 +242,9 @@ class Engine(abc.ABC):
     def raw_scan(self, folders: DayRange,
                  columns: tuple[str, ...] | None = None) -> Iterator[RawScan]:
         """Within the block, every statement over `raw_events` partitions `folders`
-        shares one read of the landing zone (local: one DuckDB temp table; a truncated
-        gzip is salvaged up to its damage).  `columns`: the event columns those statements
+        shares one read of the landing zone (local: a staged Parquet copy per folder,
+        kept for later blocks while the folder's listing is unchanged; a truncated gzip
+        is salvaged up to its damage).  `columns`: the event columns those statements
         read, when not all (a backend may then read only these, plus `dt` and `"$path"`).
         Athena reads S3 per query, so by default this does nothing and reports nothing.
         """

@@ -1,8 +1,10 @@
 """The `local` backend: DuckDB in-process over folders (DESIGN 5 and 7).
 
-- `raw_events` is read with DuckDB's JSON reader straight from the landing folders
-  registered by the crawl (`<home>/catalog/raw_events.json`); malformed lines read as
-  NULL rows, exactly like Athena's JSON SerDe with `ignore.malformed.json`.
+- `raw_events` is read with DuckDB's JSON reader from the landing folders registered
+  by the crawl (`<home>/catalog/raw_events.json`); malformed lines read as NULL rows,
+  exactly like Athena's JSON SerDe with `ignore.malformed.json`.  Inside `raw_scan`
+  each folder is read once into a staged Parquet copy that the events asset and the
+  raw quality checks share.
 - `events` and the summaries are Parquet under `<warehouse>/<table>/dt=<day>/`, read
   through views with hive partitioning (`dt` is a string, as in Glue).
 - Statements arrive in Athena dialect and are transpiled by sqlglot.
@@ -12,6 +14,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -54,6 +57,8 @@ LOCK_TIMEOUT_S = 600
 _SNIFF_BYTES = 4096  # read a gzip object in small steps until its first line is out
 _IO_ERROR_PATH = re.compile(r"(/\S+?\.(?:gz|ndjson|json))\b")
 PATH_COLUMN = '"$path"'  # the object a raw row came from, named as Athena names it
+STAGE_KEEP_S = 2 * 3600  # a landing folder's staged copy unused this long is deleted
+STAGE_REPLACED_KEEP_S = 600  # an outdated copy may still be read by a running block
 
 
 @lru_cache(maxsize=256)
@@ -106,6 +111,14 @@ def _empty_select(columns) -> str:
     cols = [f"CAST(NULL AS {DUCKDB_TYPES[t]}) AS {n}" for n, t in columns]
     cols.append(f"CAST(NULL AS VARCHAR) AS {PARTITION_COLUMN}")
     return f"SELECT {', '.join(cols)} WHERE false"
+
+
+def _remove_if_older(path: Path, seconds: float) -> None:
+    try:
+        if time.time() - path.stat().st_mtime > seconds:
+            path.unlink()
+    except FileNotFoundError:
+        pass
 
 
 def _first_line(path: Path) -> bytes:
@@ -166,6 +179,7 @@ class LocalEngine(Engine):
         self.catalog_file = settings.home / "catalog" / "raw_events.json"
         self.lock_dir = settings.home / "locks"
         self.tmp_root = settings.home / "tmp"
+        self.stage_root = self.tmp_root / "raw-stage"
         self.tmp_root.mkdir(parents=True, exist_ok=True)
         self.con = duckdb.connect(
             config={
@@ -267,39 +281,99 @@ class LocalEngine(Engine):
     @contextmanager
     def raw_scan(self, folders: DayRange,
                  columns: tuple[str, ...] | None = None) -> Iterator[RawScan]:
-        """Read the landing folders once into uncompressed Parquet under `<home>/tmp`;
-        `raw_events` points at it for the block.  Parquet, not a DuckDB table, so memory
-        stays flat and later statements read only the columns they use.  With `columns`,
-        only those are extracted from the JSON (extraction is most of a scan's cost).
+        """`raw_events` over one staged Parquet copy per landing folder for the block.
+
+        A folder is read from its gzip objects once, by one typed pass of the JSON reader
+        over all columns, into `<home>/tmp/raw-stage/dt=<day>/<listing hash>.parquet`;
+        every later block over that folder (the events asset, the raw quality checks,
+        the next backfill chunk's folder D+1) reads the Parquet instead, as long as the
+        folder's listing (names, sizes, mtimes) is unchanged.  Extracting the JSON columns
+        is most of a scan's cost, so doing it once beats a narrower read per consumer
+        (`columns` is therefore not needed here).  Stages unused for `STAGE_KEEP_S` go.
         """
-        files = self._raw_files(folders)
-        scan = RawScan(files_read=len(files), bytes_read=sum(f.stat().st_size for f in files))
-        work = Path(tempfile.mkdtemp(prefix="raw-scan-", dir=self.tmp_root))
-        staged = work / "raw_events.parquet"
+        self._forget_old_stages()
+        registered = self._catalog()["partitions"]
+        scan = RawScan(files_read=0, bytes_read=0)
+        staged: list[Path] = []
+        for day in folders.keys:
+            if day not in registered:
+                continue
+            files = sorted(self._landing_folder(day).glob("*.gz"))
+            if not files:
+                continue
+            scan.files_read += len(files)
+            scan.bytes_read += sum(f.stat().st_size for f in files)
+            path, found = self._staged_folder(day, files)
+            staged.append(path)
+            scan.truncated_files += found["truncated_files"]
+            scan.unreadable_files += found["unreadable_files"]
+        if staged:
+            listing = ", ".join(_sql_string(f) for f in staged)
+            body = (f"SELECT * FROM read_parquet([{listing}], "  # noqa: S608 - our own paths
+                    "hive_partitioning = false)")  # dt is a column; the path would make it a DATE
+        else:
+            body = self._read_json([])
+        self.con.execute(f"CREATE OR REPLACE VIEW raw_events AS {body}")
+        self._raw_scoped = True
+        self._views.add("raw_events")
         try:
-            while True:
-                try:
-                    self.con.execute(
-                        f"COPY ({self._read_json(files, columns)}) TO {_sql_string(staged)} "
-                        "(FORMAT parquet, COMPRESSION uncompressed)"
-                    )
-                    break
-                except duckdb.IOException as e:
-                    bad = self._damaged_file(str(e), files)
-                    if bad is None:
-                        raise
-                    files = self._replace_damaged(bad, files, work / "salvaged", scan)
-            self.con.execute(
-                "CREATE OR REPLACE VIEW raw_events AS SELECT * FROM "  # noqa: S608 - our path
-                f"read_parquet({_sql_string(staged)})"
-            )
-            self._raw_scoped = True
-            self._views.add("raw_events")
             yield scan
         finally:
             self._raw_scoped = False
             self._views.discard("raw_events")
-            shutil.rmtree(work, ignore_errors=True)
+
+    def _staged_folder(self, day: str, files: list[Path]) -> tuple[Path, dict]:
+        """The staged Parquet of landing folder `day` and what staging it found, staged
+        now unless a copy of this exact listing exists (write aside, then rename)."""
+        listing = "\n".join(f"{f.name}\t{st.st_size}\t{st.st_mtime_ns}"
+                            for f, st in ((f, f.stat()) for f in files))
+        key = hashlib.sha256(listing.encode()).hexdigest()[:24]
+        folder = self.stage_root / f"dt={day}"
+        staged, manifest = folder / f"{key}.parquet", folder / f"{key}.json"
+        if manifest.exists():
+            os.utime(manifest)  # in use: keep it
+            return staged, json.loads(manifest.read_text())
+        self.lock_dir.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(self.lock_dir / f"raw-stage-{day}.lock"), timeout=LOCK_TIMEOUT_S):
+            if manifest.exists():
+                return staged, json.loads(manifest.read_text())
+            folder.mkdir(parents=True, exist_ok=True)
+            work = Path(tempfile.mkdtemp(prefix="raw-scan-", dir=self.tmp_root))
+            found = RawScan()
+            try:
+                while True:
+                    try:
+                        self.con.execute(
+                            f"COPY ({self._read_json(files)}) TO {_sql_string(work / 'stage.parquet')} "
+                            "(FORMAT parquet, COMPRESSION zstd)"
+                        )
+                        break
+                    except duckdb.IOException as e:
+                        bad = self._damaged_file(str(e), files)
+                        if bad is None:
+                            raise
+                        files = self._replace_damaged(bad, files, work / "salvaged", found)
+                os.replace(work / "stage.parquet", staged)
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+            result = {"truncated_files": found.truncated_files,
+                      "unreadable_files": found.unreadable_files}
+            tmp = folder / f".{key}.json.{uuid.uuid4().hex}"
+            tmp.write_text(json.dumps(result))
+            os.replace(tmp, manifest)  # the manifest last: it marks the stage complete
+            for old in folder.iterdir():  # other listings of this folder: outdated
+                if not old.name.startswith(key) and not old.name.startswith("."):
+                    _remove_if_older(old, STAGE_REPLACED_KEEP_S)
+        return staged, result
+
+    def _forget_old_stages(self) -> None:
+        if not self.stage_root.is_dir():
+            return
+        for folder in self.stage_root.iterdir():
+            manifests = list(folder.glob("*.json"))
+            if manifests and all(time.time() - m.stat().st_mtime > STAGE_KEEP_S
+                                 for m in manifests):
+                shutil.rmtree(folder, ignore_errors=True)
 
     @staticmethod
     def _damaged_file(message: str, files: list[Path]) -> Path | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import threading
 import time
 
@@ -12,7 +13,7 @@ import pytest
 from filelock import FileLock
 
 from edge.config import Settings
-from orchestration.backends.local import LocalEngine, _salvage
+from orchestration.backends.local import STAGE_KEEP_S, LocalEngine, _salvage
 from orchestration.engine import DayRange
 from tests.orchestration import scenario
 
@@ -69,6 +70,64 @@ def test_raw_scan_salvages_a_truncated_object_and_skips_garbage(engine):
     assert scan.files_read == 5
     # afterwards nothing of the scan is left behind
     assert not [p for p in engine.tmp_root.iterdir() if p.name.startswith("raw-scan-")]
+
+
+def _stage_files(engine) -> dict[str, tuple[int, int]]:
+    """Staged copies: name -> (inode, mtime of the Parquet file)."""
+    return {p.relative_to(engine.stage_root).as_posix(): (p.stat().st_ino, p.stat().st_mtime_ns)
+            for p in engine.stage_root.rglob("*.parquet")}
+
+
+def test_a_landing_folder_is_read_once_and_later_scans_reuse_its_staged_copy(engine):
+    scenario.land(engine.landing)
+    engine.register_raw_partitions(DAY.extend(1))
+    with engine.raw_scan(DAY.extend(1)) as first:
+        rows = engine.query("SELECT * FROM raw_events ORDER BY event_id, dt").rows
+    staged = _stage_files(engine)
+    assert sorted(k.split("/")[0] for k in staged) == ["dt=2024-03-05", "dt=2024-03-06"]
+    with engine.raw_scan(DAY.extend(1), ("event_id",)) as again:
+        assert engine.query("SELECT * FROM raw_events ORDER BY event_id, dt").rows == rows
+    assert _stage_files(engine) == staged  # the same files, not written again
+    # the damage found while staging is reported by every scan of the copy
+    assert (again.truncated_files, again.unreadable_files, again.files_read) == (
+        first.truncated_files, first.unreadable_files, first.files_read)
+    assert again.truncated_files == [
+        "dt=2024-03-05/edgestats-1-2024-03-05-14-00-00-truncated.gz"]
+
+
+def test_a_new_landing_object_restages_its_folder_only(engine):
+    scenario.land(engine.landing)
+    engine.register_raw_partitions(DAY.extend(1))
+    with engine.raw_scan(DAY.extend(1)):
+        before = engine.query("SELECT count(*) FROM raw_events WHERE dt = '2024-03-06'").rows
+    staged = _stage_files(engine)
+    late = engine.landing / "events" / "dt=2024-03-06" / "edgestats-1-2024-03-06-23-00-00-late.gz"
+    late.write_bytes(gzip.compress(scenario.encode(scenario.event(
+        "late-1", scenario.t(scenario.D, "23:59:00.000"), "9")), mtime=0))
+    with engine.raw_scan(DAY.extend(1)):
+        ids = {r[0] for r in engine.query(
+            "SELECT event_id FROM raw_events WHERE dt = '2024-03-06'").rows}
+        after = engine.query("SELECT count(*) FROM raw_events WHERE dt = '2024-03-06'").rows
+    assert "late-1" in ids and after[0][0] == before[0][0] + 1
+    now = _stage_files(engine)
+    kept = {k: v for k, v in staged.items() if k.startswith("dt=2024-03-05/")}
+    assert {k: v for k, v in now.items() if k.startswith("dt=2024-03-05/")} == kept
+    assert len([k for k in now if k.startswith("dt=2024-03-06/")]) == 2  # old one kept a while
+
+
+def test_staged_copies_unused_for_hours_are_deleted(engine):
+    scenario.land(engine.landing)
+    engine.register_raw_partitions(DAY.extend(1))
+    with engine.raw_scan(DAY):
+        pass
+    folder = engine.stage_root / "dt=2024-03-05"
+    old = time.time() - STAGE_KEEP_S - 60
+    for f in folder.iterdir():
+        os.utime(f, (old, old))
+    with engine.raw_scan(DayRange.of("2024-03-06")):
+        pass
+    assert not folder.exists()
+    assert (engine.stage_root / "dt=2024-03-06").is_dir()
 
 
 def test_salvage_keeps_complete_lines_only(tmp_path):
