@@ -837,25 +837,37 @@ class _BatchChunk:
             i = end
         return out
 
-    def run(self) -> dict:
+    def encoded(self) -> tuple[dict, list[tuple[Path, bytes, int]]]:
+        """The chunk's summary and its objects (path, gzip bytes, records), not written."""
         self.generate()
         lines = self.lines()
         self._line_sizes = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
         c = self.chunk
-        firehose = LocalFirehose(
+        firehose = LocalFirehose(  # names and gzip; the objects are written by the caller
             c.landing, c.stream, buffer_bytes=c.buffer_bytes, buffer_seconds=c.buffer_seconds,
             uuid_factory=self.uuid_factory, compresslevel=c.compresslevel,
         )
         records = operator.itemgetter(*self.rec_event.tolist())(lines) \
             if len(self.rec_event) > 1 else [lines[j] for j in self.rec_event.tolist()]
-        for i, j in self.objects():
-            firehose.write_object(records[i:j], float(self.rec_arrival[i]) / 1000)
-        firehose.close()
+        files = [(*firehose.encode_object(records[i:j], float(self.rec_arrival[i]) / 1000), j - i)
+                 for i, j in self.objects()]
         return {
             "events": len(self.rec_event), "pageviews": self.pageviews,
             "custom_events": self.custom, "bots": self.bots, "duplicates": self.duplicates,
-            "skipped": self.skipped, "objects": len(firehose.objects_written),
-        }
+            "skipped": self.skipped, "objects": len(files),
+        }, files
+
+    def run(self) -> dict:
+        summary, files = self.encoded()
+        _write(self.chunk, files)
+        return summary
+
+
+def _write(chunk: Chunk, files: list[tuple[Path, bytes, int]]) -> None:
+    firehose = LocalFirehose(chunk.landing, chunk.stream)
+    for path, data, count in files:
+        firehose.write_object(path, data, count)
+
 
 _UTC = dt.timezone.utc
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=_UTC)
@@ -863,8 +875,10 @@ _log = math.log
 _arrival = operator.itemgetter(0)
 
 
-def simulate_chunk(chunk: Chunk) -> dict:
-    return _BatchChunk(chunk).run()
+def simulate_chunk(chunk: Chunk) -> tuple[dict, list[tuple[Path, bytes, int]]]:
+    """A chunk's summary and encoded objects: a worker process returns them and the
+    parent writes them (each fsync then waits in the parent, not on a worker's core)."""
+    return _BatchChunk(chunk).encoded()
 
 
 def simulate_chunk_per_hit(chunk: Chunk) -> dict:
@@ -962,13 +976,18 @@ def simulate_to_landing(
     if workers is None:
         workers = (os.cpu_count() or 1) if days * pageviews_per_day >= PARALLEL_FROM else 1
     workers = max(1, min(workers, len(chunks)))
+    results = []
     if workers == 1:
-        results = [simulate_chunk(c) for c in chunks]
+        for c in chunks:
+            results.append(_BatchChunk(c).run())
     else:
         # Biggest chunks first so the last one to finish is small.
         ordered = sorted(chunks, key=lambda c: -c.pageviews)
         with ProcessPoolExecutor(max_workers=workers, mp_context=_process_context()) as pool:
-            results = list(pool.map(simulate_chunk, ordered))
+            for c, (summary, files) in zip(ordered, pool.map(simulate_chunk, ordered),
+                                           strict=True):
+                _write(c, files)
+                results.append(summary)
     summary = {k: sum(r[k] for r in results) for k in results[0]}
     summary["seconds"] = round(time.perf_counter() - t0, 3)
     return summary
