@@ -612,6 +612,7 @@ class _BatchChunk:
         vis = {k: np.concatenate([p[k] for p in parts]) for k in humans}
         self.visitor_site, self.visitor_loc, self.visitor_ua = vis["site"], vis["loc"], vis["ua"]
         self.visitor_ip_kind, self.visitor_ip = vis["ip_kind"], vis["ip"]
+        self._ips: list[str] | None = None
         visit_visitor, visit_pages = vis["visitor"], vis["pages"]
         n_visits = len(visit_visitor)
 
@@ -701,12 +702,21 @@ class _BatchChunk:
     # ------------------------------------------------------------ hits and lines
 
     def ip(self, v: int) -> str:
-        kind, bits = float(self.visitor_ip_kind[v]), int(self.visitor_ip[v])
-        if self.visitor_ua[v] >= self.t.n_human_uas:
-            return f"198.51.100.{1 + bits % 254}"
-        if kind < 0.35:  # IPv4 behind NAT: several visitors may share one
-            return f"{'192.0.2.' if kind < 0.175 else '203.0.113.'}{1 + bits % 254}"
-        return f"2001:db8:{bits >> 32:x}:{(bits >> 16) & 0xFFFF:x}::{bits & 0xFFFF:x}"
+        if self._ips is None:
+            self._ips = self._visitor_ips()
+        return self._ips[v]
+
+    def _visitor_ips(self) -> list[str]:
+        """Bots from one range; humans: IPv4 behind NAT (several visitors may share one)
+        for 35 %, else IPv6."""
+        kind, bits = self.visitor_ip_kind, self.visitor_ip
+        family = np.where(self.visitor_ua >= self.t.n_human_uas, 0,
+                          np.where(kind < 0.175, 1, np.where(kind < 0.35, 2, 3)))
+        v4 = ("198.51.100.", "192.0.2.", "203.0.113.")
+        return [f"2001:db8:{a:x}:{b:x}::{c:x}" if f == 3 else f"{v4[f]}{low}"
+                for f, low, a, b, c in zip(family.tolist(), (1 + bits % 254).tolist(),
+                                           (bits >> 32).tolist(), (bits >> 16 & 0xFFFF).tolist(),
+                                           (bits & 0xFFFF).tolist(), strict=True)]
 
     def event_hit(self, i: int) -> Hit:
         """Event i as the Hit a door would have seen (what normalise is given)."""
@@ -751,7 +761,7 @@ class _BatchChunk:
         m[:] = row
         col = len(start) + len(self.id_prefix)
         counter = np.arange(e, dtype=np.int64)
-        for j in range(16):
+        for j in range(16 - ((e - 1).bit_length() + 3) // 4, 16):  # leading zeros stay
             m[:, col + j] = _HEX[(counter >> (4 * (15 - j))) & 15]
         col += 16 + len(between)
         day, ms = np.divmod(self.ev_time, _DAY_MS)
@@ -781,14 +791,16 @@ class _BatchChunk:
         tails = []
         sites, uas = t.site_names, t.uas
         v_site, v_ua = self.visitor_site.tolist(), self.visitor_ua.tolist()
+        self.ip(0)
+        ips = self._ips
         for code in distinct.tolist():
             v, d = divmod(code, 4)
             salt = salts.get(d)
             if salt is None:
                 salt = salts[d] = self.salts.salt_for(
                     (_EPOCH + dt.timedelta(days=day0 + d)).date())
-            vid = visitor_id(salt, sites[v_site[v]], self.ip(v), uas[v_ua[v]])
-            tails.append(before + vid.encode("ascii") + after)
+            tails.append(before + visitor_id(salt, sites[v_site[v]], ips[v],
+                                             uas[v_ua[v]]).encode("ascii") + after)
         return operator.itemgetter(*inverse.tolist())(tails) if len(codes) > 1 else \
             [tails[j] for j in inverse.tolist()]
 
