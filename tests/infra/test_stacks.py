@@ -239,6 +239,9 @@ def test_origin_request_mode_copies_the_viewer_host_in_a_cloudfront_function(syn
     assert props["FunctionConfig"]["Runtime"] == "cloudfront-js-2.0"
     assert props["FunctionCode"] == FORWARD_HOST_CODE.read_text()
     assert props["AutoPublish"] is True
+    tpl(synth_edge_door, "Edge").has_resource_properties("AWS::CloudFront::Function", {
+        "Name": Match.string_like_regexp("forward-host"),
+        "FunctionConfig": Match.object_like({"Runtime": "cloudfront-js-2.0"})})
     default = _distribution(synth_edge_door)["DefaultCacheBehavior"]
     assert default["FunctionAssociations"] == [
         {"EventType": "viewer-request", "FunctionARN": {"Fn::GetAtt": [fn_id, "FunctionARN"]}}]
@@ -378,6 +381,17 @@ def test_crawler_targets_the_events_folder_and_writes_only_raw_events(synth):
         "CreatePartitionIndex": False,
     }
     assert "CatalogTargets" not in crawler["Targets"]
+    tpl(synth, "Analytics").has_resource_properties("AWS::Glue::Crawler", {
+        "TablePrefix": "raw_",
+        "Targets": {"S3Targets": [Match.object_like({"Exclusions": ["**/_*", "**/.*"]})]},
+    })
+    # the runtime may retarget it: UpdateCrawler, on this crawler's ARN
+    tpl(synth, "Analytics").has_resource_properties("AWS::IAM::Policy", {"PolicyDocument": {
+        "Statement": Match.array_with([Match.object_like({
+            "Sid": "Crawler", "Effect": "Allow",
+            "Action": Match.array_with(["glue:UpdateCrawler"]),
+            "Resource": {"Fn::Join": ["", Match.array_with([
+                Match.string_like_regexp(":crawler/edgestats-raw-events$")])]}})])}})
 
 
 def test_crawler_table_level_counts_the_bucket_as_level_one():
