@@ -12,6 +12,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TextIO
 
 import sqlglot
@@ -27,12 +28,27 @@ DEMO_PAGEVIEWS_PER_DAY = 4000
 DEMO_SEED = 1
 # the status lines say what happened; details and stack traces are in the run's log (UI)
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
-DAGSTER_YAML = """\
+DAGSTER_YAML_HEADER = """\
 # Dagster instance of edgestats: `edgestats materialize` writes runs here and
 # `make ui` (dagster dev, DAGSTER_HOME=$EDGESTATS_HOME/dagster) reads them.
-telemetry:
-  enabled: false
+# Dagster's SQLite storages, kept open between writes (orchestration/dagster_storage.py).
+# edgestats rewrites this file while its first line stays; delete that line to keep edits.
 """
+STORAGE_MODULE = "orchestration.dagster_storage"
+
+
+def dagster_yaml(home: Path) -> str:
+    """dagster.yaml for the instance in `home`: Dagster's default layout and files."""
+    import yaml
+
+    config = {
+        "telemetry": {"enabled": False},
+        "run_storage": {"module": STORAGE_MODULE, "class": "PooledSqliteRunStorage",
+                        "config": {"base_dir": str(home.resolve() / "history")}},
+        "event_log_storage": {"module": STORAGE_MODULE, "class": "PooledSqliteEventLogStorage",
+                              "config": {"base_dir": str(home.resolve() / "history" / "runs")}},
+    }
+    return DAGSTER_YAML_HEADER + yaml.safe_dump(config, sort_keys=False)
 
 
 # ---------------------------------------------------------------- materialize
@@ -74,10 +90,14 @@ def dagster_instance(settings: Settings):
     # dagster.yaml and both run CREATE TABLE on the new SQLite storages ("table
     # bulk_actions already exists"); the first creates them under a lock, later ones
     # find them made.
+    # A dagster.yaml edgestats wrote (an older one too, or one for a home since moved) is
+    # rewritten; one whose first line was removed is the operator's.
+    wanted = dagster_yaml(home)
     with FileLock(str(home / ".instance.lock"), timeout=120):
-        if not config.exists():
+        current = config.read_text() if config.exists() else None
+        if current != wanted and (current is None or current.startswith(DAGSTER_YAML_HEADER[:30])):
             tmp = config.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(DAGSTER_YAML)
+            tmp.write_text(wanted)
             tmp.replace(config)
         instance = DagsterInstance.from_config(str(home))
     return instance

@@ -102,10 +102,15 @@ def _free_port() -> int:
 @pytest.mark.timeout(240)
 def test_webserver_serves_assets_and_schedule_over_graphql(tmp_path):
     port = _free_port()
-    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster"),
+    # the instance `edgestats materialize` makes (its dagster.yaml, pooled storages), as
+    # `make ui` opens it
+    from edge.config import Settings
+    from orchestration.commands import dagster_instance
+
+    dagster_instance(Settings(home=tmp_path / "edgestats"))
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "edgestats" / "dagster"),
            "EDGESTATS_HOME": str(tmp_path / "edgestats")}
     env.pop("EDGESTATS_BACKEND", None)
-    (tmp_path / "dagster").mkdir()
     webserver = Path(sys.executable).with_name("dagster-webserver")
     proc = subprocess.Popen(
         [str(webserver), "-h", "127.0.0.1", "-p", str(port), "-w", "workspace.yaml"],
