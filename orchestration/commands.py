@@ -287,6 +287,15 @@ def materialize(settings: Settings, days: DayRange, out: TextIO | None = None, *
         print(f"  run {status} in {time.perf_counter() - started:.1f} s", file=out)
         return result, checks
 
+    try:
+        _materialize_chunks(days, run, after_crawl, outcome, out)
+    finally:
+        instance.dispose()  # closes the storages' connections: the last WAL pages reach the .db
+    return outcome
+
+
+def _materialize_chunks(days: DayRange, run, after_crawl, outcome: MaterializeOutcome,
+                        out: TextIO) -> None:
     for chunk in days.chunks(MAX_PARTITIONS_PER_STATEMENT):
         plural = "s" if len(chunk) > 1 else ""
         result, checks = run(chunk, f"materialize {chunk} ({len(chunk)} day{plural})")
@@ -304,7 +313,6 @@ def materialize(settings: Settings, days: DayRange, out: TextIO | None = None, *
         outcome.runs_ok = outcome.runs_ok and result.success
         if not result.success:
             break
-    return outcome
 
 
 def materialize_cli(args, settings: Settings) -> int:

@@ -32,14 +32,24 @@ from sqlalchemy.pool import QueuePool
 MAX_OPEN_SHARDS = 8
 
 
-def _pragmas(dbapi_connection, _record) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
+# WAL pages after which a commit copies the WAL into the database file (SQLite's default
+# is 1000).  `dagster dev` follows a run's log by watching the run's .db file, which
+# changed on every write when each connection closed; with connections kept open it
+# changes at these checkpoints, every few dozen events (measured on 1.5 KB rows: 0.13 ms
+# a commit on average, 0.08 ms with SQLite's default).
+RUN_SHARD_WAL_AUTOCHECKPOINT = 32
 
 
-def pooled_engine(conn_string: str) -> Engine:
+def pooled_engine(conn_string: str, wal_autocheckpoint: int | None = None) -> Engine:
     """An engine that keeps its SQLite connections open between transactions."""
+
+    def pragmas(dbapi_connection, _record) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        if wal_autocheckpoint is not None:
+            cursor.execute(f"PRAGMA wal_autocheckpoint={int(wal_autocheckpoint)}")
+        cursor.close()
+
     engine = db.create_engine(
         conn_string,
         poolclass=QueuePool,
@@ -47,7 +57,7 @@ def pooled_engine(conn_string: str) -> Engine:
         max_overflow=8,
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
     )
-    db.event.listen(engine, "connect", _pragmas)
+    db.event.listen(engine, "connect", pragmas)
     return engine
 
 
@@ -69,7 +79,9 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         with self._engines_lock:
             engine = self._engines.get(shard)
             if engine is None:
-                engine = pooled_engine(self.conn_string_for_shard(shard))
+                engine = pooled_engine(
+                    self.conn_string_for_shard(shard),
+                    None if shard == INDEX_SHARD_NAME else RUN_SHARD_WAL_AUTOCHECKPOINT)
                 self._engines[shard] = engine
                 while len(self._engines) > MAX_OPEN_SHARDS:
                     _, old = self._engines.popitem(last=False)

@@ -53,6 +53,8 @@ def test_dagsters_default_storages_read_what_materialize_wrote(tmp_path):
     scenario.land(settings.landing)
     outcome = commands.materialize(settings, DayRange(DAY, DAY), waive_blocking_checks=True)
     assert outcome.runs_ok
+    # materialize closed its connections: every commit is in the .db files themselves
+    assert sorted(p.name for p in (tmp_path / "dagster").rglob("*.db-wal")) == []
     (tmp_path / "dagster" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     plain = dg.DagsterInstance.from_config(str(tmp_path / "dagster"))
     assert type(plain.event_log_storage).__name__ == "SqliteEventLogStorage"
