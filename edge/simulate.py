@@ -507,10 +507,6 @@ def _tables() -> _Tables:
     return _TABLES
 
 
-# Encoded fragments by the inputs they depend on, shared by the chunks a process runs.
-_FRAGMENTS: dict[tuple, bytes] = {}
-_SKIPPED_URIS: dict[tuple[str, int], bool] = {}
-
 _DAY_MS = 86_400_000
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 _DIGITS = np.frombuffer(b"0123456789", dtype=np.uint8)
@@ -689,16 +685,14 @@ class _BatchChunk:
         self.rec_event, self.rec_arrival = rec_event[order], rec_arrival[order]
 
     def _skips(self, request: tuple[str, int]) -> bool:
-        """Whether the normaliser skips this asset/error request (asked once per process)."""
-        if request not in _SKIPPED_URIS:
-            hit = self.event_hit(0)
-            hit.uri, hit.status, hit.event_name, hit.declared = request[0], request[1], None, False
-            try:
-                normalise(hit, self.salts)
-                _SKIPPED_URIS[request] = False
-            except Skip:
-                _SKIPPED_URIS[request] = True
-        return _SKIPPED_URIS[request]
+        """Whether the normaliser skips this asset/error request of the chunk's first visitor."""
+        hit = self.event_hit(0)
+        hit.uri, hit.status, hit.event_name, hit.declared = request[0], request[1], None, False
+        try:
+            normalise(hit, self.salts)
+        except Skip:
+            return True
+        return False
 
     # ------------------------------------------------------------ hits and lines
 
@@ -734,17 +728,13 @@ class _BatchChunk:
             ingest="simulator",
         )
 
-    def _fragments(self, name: str, codes: np.ndarray, fields: tuple[str, ...]) -> list[bytes]:
+    def _fragments(self, codes: np.ndarray, fields: tuple[str, ...]) -> list[bytes]:
         """Per event, the encoded `fields`, normalising one hit per distinct code."""
         distinct, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
-        frags = []
-        for code, i in zip(distinct.tolist(), first.tolist(), strict=True):
-            key = (name, code)
-            frag = _FRAGMENTS.get(key)
-            if frag is None:
-                frag = _FRAGMENTS[key] = _fragment(normalise(self.event_hit(i), self.salts),
-                                                   fields)
-            frags.append(frag)
+        # Per chunk, no cache across chunks: which hits are normalised depends only on
+        # the chunk (the privacy audit notes their IPs and User-Agents).
+        frags = [_fragment(normalise(self.event_hit(i), self.salts), fields)
+                 for i in first.tolist()]
         return operator.itemgetter(*inverse.tolist())(frags) if len(codes) > 1 else \
             [frags[j] for j in inverse.tolist()]
 
@@ -812,11 +802,11 @@ class _BatchChunk:
         visitor = self.ev_visitor
         parts = (
             self._heads(),
-            self._fragments("page", self.ev_uri * _KINDS + self.ev_kind, _PAGE_FIELDS),
-            self._fragments("referrer", self.ev_referer * n_sites + self.visitor_site[visitor],
+            self._fragments(self.ev_uri * _KINDS + self.ev_kind, _PAGE_FIELDS),
+            self._fragments(self.ev_referer * n_sites + self.visitor_site[visitor],
                             _REFERRER_FIELDS),
-            self._fragments("utm", self.ev_query, _UTM_FIELDS),
-            self._fragments("viewer", self.visitor_ua[visitor] * n_locs
+            self._fragments(self.ev_query, _UTM_FIELDS),
+            self._fragments(self.visitor_ua[visitor] * n_locs
                             + self.visitor_loc[visitor], _VIEWER_FIELDS),
             self._visitor_tails(),
         )

