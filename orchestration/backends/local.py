@@ -116,9 +116,19 @@ def _empty_select(columns) -> str:
 def _remove_if_older(path: Path, seconds: float) -> None:
     try:
         if time.time() - path.stat().st_mtime > seconds:
-            path.unlink()
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink()
     except FileNotFoundError:
         pass
+
+
+def _listing_key(files: list[Path]) -> str:
+    """A landing folder's listing (names, sizes, mtimes) as a short hash."""
+    listing = "\n".join(f"{f.name}\t{st.st_size}\t{st.st_mtime_ns}"
+                        for f, st in ((f, f.stat()) for f in files))
+    return hashlib.sha256(listing.encode()).hexdigest()[:24]
 
 
 def _first_line(path: Path) -> bytes:
@@ -283,33 +293,32 @@ class LocalEngine(Engine):
                  columns: tuple[str, ...] | None = None) -> Iterator[RawScan]:
         """`raw_events` over one staged Parquet copy per landing folder for the block.
 
-        A folder is read from its gzip objects once, by one typed pass of the JSON reader
-        over all columns, into `<home>/tmp/raw-stage/dt=<day>/<listing hash>.parquet`;
-        every later block over that folder (the events asset, the raw quality checks,
-        the next backfill chunk's folder D+1) reads the Parquet instead, as long as the
-        folder's listing (names, sizes, mtimes) is unchanged.  Extracting the JSON columns
-        is most of a scan's cost, so doing it once beats a narrower read per consumer
-        (`columns` is therefore not needed here).  Stages unused for `STAGE_KEEP_S` go.
+        A folder is read from its gzip objects once, by one pass of the JSON reader over
+        all columns, into `<home>/tmp/raw-stage/dt=<day>/<listing hash>/`; every later
+        block over that folder (the events asset, the raw quality checks, the next
+        backfill chunk's folder D+1) reads the Parquet instead, as long as the folder's
+        listing (names, sizes, mtimes) is unchanged.  Extracting the JSON columns is most
+        of a scan's cost, so doing it once beats a narrower read per consumer (`columns`
+        is therefore not needed here).  Stages unused for `STAGE_KEEP_S` go.
         """
         self._forget_old_stages()
         registered = self._catalog()["partitions"]
         scan = RawScan(files_read=0, bytes_read=0)
-        staged: list[Path] = []
+        wanted: dict[str, list[Path]] = {}
         for day in folders.keys:
-            if day not in registered:
-                continue
-            files = sorted(self._landing_folder(day).glob("*.gz"))
-            if not files:
-                continue
-            scan.files_read += len(files)
-            scan.bytes_read += sum(f.stat().st_size for f in files)
-            path, found = self._staged_folder(day, files)
-            staged.append(path)
-            scan.truncated_files += found["truncated_files"]
-            scan.unreadable_files += found["unreadable_files"]
+            files = sorted(self._landing_folder(day).glob("*.gz")) if day in registered else []
+            if files:
+                wanted[day] = files
+                scan.files_read += len(files)
+                scan.bytes_read += sum(f.stat().st_size for f in files)
+        staged = self._staged_folders(wanted)
+        for day in wanted:
+            scan.truncated_files += staged[day][1]["truncated_files"]
+            scan.unreadable_files += staged[day][1]["unreadable_files"]
         if staged:
-            listing = ", ".join(_sql_string(f) for f in staged)
-            body = (f"SELECT * FROM read_parquet([{listing}], "  # noqa: S608 - our own paths
+            listing = ", ".join(_sql_string(staged[d][0] / "*.parquet") for d in wanted)
+            names = ", ".join([n for n, _ in RAW_EVENT_COLUMNS] + [PARTITION_COLUMN, PATH_COLUMN])
+            body = (f"SELECT {names} FROM read_parquet([{listing}], "  # noqa: S608 - our own paths
                     "hive_partitioning = false)")  # dt is a column; the path would make it a DATE
         else:
             body = self._read_json([])
@@ -322,49 +331,93 @@ class LocalEngine(Engine):
             self._raw_scoped = False
             self._views.discard("raw_events")
 
-    def _staged_folder(self, day: str, files: list[Path]) -> tuple[Path, dict]:
-        """The staged Parquet of landing folder `day` and what staging it found, staged
-        now unless a copy of this exact listing exists (write aside, then rename)."""
-        listing = "\n".join(f"{f.name}\t{st.st_size}\t{st.st_mtime_ns}"
-                            for f, st in ((f, f.stat()) for f in files))
-        key = hashlib.sha256(listing.encode()).hexdigest()[:24]
-        folder = self.stage_root / f"dt={day}"
-        staged, manifest = folder / f"{key}.parquet", folder / f"{key}.json"
-        if manifest.exists():
+    def _staged_folders(self, wanted: dict[str, list[Path]]) -> dict[str, tuple[Path, dict]]:
+        """Each landing folder's staged copy (a folder of Parquet) and what staging found;
+        the folders without a copy of their current listing are staged now, together in
+        one statement (DuckDB reads the many small objects of several folders in
+        parallel), written aside and renamed in under a per-folder lock."""
+        keys = {day: _listing_key(files) for day, files in wanted.items()}
+        out: dict[str, tuple[Path, dict]] = {}
+
+        def done(day: str) -> bool:
+            manifest = self.stage_root / f"dt={day}" / f"{keys[day]}.json"
+            if not manifest.exists():
+                return False
             os.utime(manifest)  # in use: keep it
-            return staged, json.loads(manifest.read_text())
+            out[day] = (manifest.with_suffix(""), json.loads(manifest.read_text()))
+            return True
+
+        missing = [day for day in wanted if not done(day)]
+        if not missing:
+            return out
         self.lock_dir.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(self.lock_dir / f"raw-stage-{day}.lock"), timeout=LOCK_TIMEOUT_S):
-            if manifest.exists():
-                return staged, json.loads(manifest.read_text())
-            folder.mkdir(parents=True, exist_ok=True)
-            work = Path(tempfile.mkdtemp(prefix="raw-scan-", dir=self.tmp_root))
-            found = RawScan()
-            try:
-                while True:
-                    try:
-                        self.con.execute(
-                            f"COPY ({self._read_json(files)}) TO {_sql_string(work / 'stage.parquet')} "
-                            "(FORMAT parquet, COMPRESSION zstd)"
-                        )
-                        break
-                    except duckdb.IOException as e:
-                        bad = self._damaged_file(str(e), files)
-                        if bad is None:
-                            raise
-                        files = self._replace_damaged(bad, files, work / "salvaged", found)
-                os.replace(work / "stage.parquet", staged)
-            finally:
-                shutil.rmtree(work, ignore_errors=True)
-            result = {"truncated_files": found.truncated_files,
-                      "unreadable_files": found.unreadable_files}
-            tmp = folder / f".{key}.json.{uuid.uuid4().hex}"
-            tmp.write_text(json.dumps(result))
-            os.replace(tmp, manifest)  # the manifest last: it marks the stage complete
-            for old in folder.iterdir():  # other listings of this folder: outdated
-                if not old.name.startswith(key) and not old.name.startswith("."):
-                    _remove_if_older(old, STAGE_REPLACED_KEEP_S)
-        return staged, result
+        with ExitStack() as stack:
+            for day in missing:  # date order, so two stagers cannot deadlock
+                stack.enter_context(FileLock(str(self.lock_dir / f"raw-stage-{day}.lock"),
+                                             timeout=LOCK_TIMEOUT_S))
+            missing = [day for day in missing if not done(day)]
+            if missing:
+                self._stage({day: wanted[day] for day in missing}, keys)
+                for day in missing:
+                    done(day)
+        return out
+
+    def _stage(self, wanted: dict[str, list[Path]], keys: dict[str, str]) -> None:
+        work = Path(tempfile.mkdtemp(prefix="raw-scan-", dir=self.tmp_root))
+        found = RawScan()
+        files = [f for day_files in wanted.values() for f in day_files]
+        try:
+            while True:
+                try:
+                    self.con.execute(
+                        f"COPY ({self._read_json(files)}) TO {_sql_string(work / 'out')} "
+                        f"(FORMAT parquet, COMPRESSION zstd, PARTITION_BY ({PARTITION_COLUMN}), "
+                        "WRITE_PARTITION_COLUMNS true, FILENAME_PATTERN 'part-{i}')"
+                    )
+                    break
+                except duckdb.IOException as e:
+                    bad = self._damaged_file(str(e), files)
+                    if bad is None:
+                        raise
+                    files = self._replace_damaged(bad, files, work / "salvaged", found)
+            for day, key in keys.items():
+                if day not in wanted:
+                    continue
+                folder = self.stage_root / f"dt={day}"
+                folder.mkdir(parents=True, exist_ok=True)
+                written = work / "out" / f"dt={day}"
+                if not written.is_dir():  # nothing readable in the folder: an empty copy
+                    written.mkdir(parents=True)
+                    self.con.execute(f"COPY ({self._read_json([])}) TO "
+                                     f"{_sql_string(written / 'part-0.parquet')} (FORMAT parquet)")
+                shutil.rmtree(folder / key, ignore_errors=True)  # a crashed stager's leftover
+                os.replace(written, folder / key)
+                prefix = f"dt={day}/"
+                result = {
+                    "truncated_files": [f for f in found.truncated_files if f.startswith(prefix)],
+                    "unreadable_files": [f for f in found.unreadable_files
+                                         if f.startswith(prefix)],
+                }
+                tmp = folder / f".{key}.json.{uuid.uuid4().hex}"
+                tmp.write_text(json.dumps(result))
+                os.replace(tmp, folder / f"{key}.json")  # last: it marks the copy complete
+                self._forget_replaced(folder, key)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    @staticmethod
+    def _forget_replaced(folder: Path, key: str) -> None:
+        """Delete copies of older listings of a folder once unused for a while (a block
+        that began before the restaging may still read one)."""
+        for old in folder.iterdir():
+            if old.name.startswith((key, ".")):
+                continue
+            if old.suffix == ".json":
+                if time.time() - old.stat().st_mtime > STAGE_REPLACED_KEEP_S:
+                    shutil.rmtree(old.with_suffix(""), ignore_errors=True)
+                    old.unlink(missing_ok=True)
+            elif not old.with_suffix(".json").exists():  # a crashed stager's leftover
+                _remove_if_older(old, STAGE_REPLACED_KEEP_S)
 
     def _forget_old_stages(self) -> None:
         if not self.stage_root.is_dir():

@@ -95,6 +95,37 @@ def test_a_landing_folder_is_read_once_and_later_scans_reuse_its_staged_copy(eng
         "dt=2024-03-05/edgestats-1-2024-03-05-14-00-00-truncated.gz"]
 
 
+def test_folders_staged_together_or_one_by_one_read_the_same(engine, tmp_path):
+    scenario.land(engine.landing)
+    engine.register_raw_partitions(DAY.extend(1))
+    rows = ("SELECT * EXCLUDE (\"$path\"), regexp_extract(\"$path\", '[^/]+$') AS object "
+            "FROM raw_events ORDER BY ALL")  # the homes differ, the object names do not
+    with engine.raw_scan(DAY.extend(1)):  # both folders in one statement
+        together = engine.con.sql(rows).fetchall()
+    other = LocalEngine(Settings(home=tmp_path / "other"))
+    scenario.land(other.landing)
+    other.register_raw_partitions(DAY.extend(1))
+    for day in DAY.extend(1):
+        with other.raw_scan(DayRange(day, day)):
+            pass
+    with other.raw_scan(DAY.extend(1)) as scan:
+        assert other.con.sql(rows).fetchall() == together
+    other.close()
+    assert scan.truncated_files == ["dt=2024-03-05/edgestats-1-2024-03-05-14-00-00-truncated.gz"]
+    assert len(together) > 10
+
+
+def test_a_folder_of_unreadable_objects_stages_as_empty(engine):
+    folder = engine.landing / "events" / "dt=2024-03-05"
+    folder.mkdir(parents=True)
+    (folder / "edgestats-1-2024-03-05-15-00-00-x.gz").write_bytes(b"not gzip\n")
+    engine.register_raw_partitions(DAY)
+    for _ in range(2):  # staged, then read from the copy
+        with engine.raw_scan(DAY) as scan:
+            assert engine.query("SELECT count(*) FROM raw_events").rows == [(0,)]
+        assert scan.unreadable_files == ["dt=2024-03-05/edgestats-1-2024-03-05-15-00-00-x.gz"]
+
+
 def test_a_new_landing_object_restages_its_folder_only(engine):
     scenario.land(engine.landing)
     engine.register_raw_partitions(DAY.extend(1))
