@@ -4,7 +4,7 @@
 import dagster as dg
 
 from orchestration.defs.common import run_days
-from orchestration.defs.landing.assets import raw_events
+from orchestration.defs.landing.assets import crawl, raw_events
 from orchestration.defs.partitions import daily_partitions
 from orchestration.defs.resources import EngineResource
 
@@ -20,7 +20,7 @@ def raw_events_files_match_schema(
     context: dg.AssetCheckExecutionContext, engine: EngineResource
 ) -> dg.AssetCheckResult:
     with engine.open() as eng:
-        registration = eng.register_raw_partitions(run_days(context).extend(1))
+        registration = crawl(context, eng, run_days(context).extend(1))
     problems = registration.problems
     return dg.AssetCheckResult(
         passed=not problems,
