@@ -59,6 +59,11 @@ _IO_ERROR_PATH = re.compile(r"(/\S+?\.(?:gz|ndjson|json))\b")
 PATH_COLUMN = '"$path"'  # the object a raw row came from, named as Athena names it
 STAGE_KEEP_S = 2 * 3600  # a landing folder's staged copy unused this long is deleted
 STAGE_REPLACED_KEEP_S = 600  # an outdated copy may still be read by a running block
+# Compressed landing bytes staged by one statement: several folders at once read their
+# many small objects in parallel, but a partitioned COPY holds every folder's rows until
+# its row groups fill.  31 folders of 100,000 events (7,631 objects): 59 s in one
+# statement; 39 s at 8 MB, 31 s at 32 MB (RSS 924 MB), 42 s at 64 MB per statement.
+STAGE_BYTES_PER_STATEMENT = 32 * 1024 * 1024
 
 
 @lru_cache(maxsize=256)
@@ -355,17 +360,28 @@ class LocalEngine(Engine):
             for day in missing:  # date order, so two stagers cannot deadlock
                 stack.enter_context(FileLock(str(self.lock_dir / f"raw-stage-{day}.lock"),
                                              timeout=LOCK_TIMEOUT_S))
-            missing = [day for day in missing if not done(day)]
-            if missing:
-                self._stage({day: wanted[day] for day in missing}, keys)
-                for day in missing:
-                    done(day)
+            batch: dict[str, list[Path]] = {}
+            size = 0
+            for day in [day for day in missing if not done(day)]:
+                day_size = sum(f.stat().st_size for f in wanted[day])
+                if batch and size + day_size > STAGE_BYTES_PER_STATEMENT:
+                    self._stage(batch, keys)
+                    batch, size = {}, 0
+                batch[day] = wanted[day]
+                size += day_size
+            if batch:
+                self._stage(batch, keys)
+            for day in missing:
+                done(day)
         return out
 
     def _stage(self, wanted: dict[str, list[Path]], keys: dict[str, str]) -> None:
         work = Path(tempfile.mkdtemp(prefix="raw-scan-", dir=self.tmp_root))
         found = RawScan()
         files = [f for day_files in wanted.values() for f in day_files]
+        # the copy's row order is never relied on (statements group, sort and pick
+        # duplicates by content): 31 folders in 27 s instead of 31 s
+        self.con.execute("SET preserve_insertion_order = false")
         try:
             while True:
                 try:
@@ -403,6 +419,7 @@ class LocalEngine(Engine):
                 os.replace(tmp, folder / f"{key}.json")  # last: it marks the copy complete
                 self._forget_replaced(folder, key)
         finally:
+            self.con.execute("RESET preserve_insertion_order")
             shutil.rmtree(work, ignore_errors=True)
 
     @staticmethod
