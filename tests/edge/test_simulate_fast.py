@@ -102,3 +102,25 @@ def test_objects_are_what_the_firehose_emulator_writes(tmp_path):
     assert summary["objects"] == len(written) > 10
     assert {Path(name).parent.name for name in written} == {"dt=2024-02-29", "dt=2024-03-01"}
     assert summary["events"] == firehose.records_out == len(lines) + summary["duplicates"]
+
+
+def test_normalise_runs_once_per_distinct_input_of_its_steps(tmp_path, monkeypatch):
+    seen = []
+    real = simulate.normalise
+    monkeypatch.setattr(simulate, "normalise", lambda hit, salts: seen.append(
+        (hit.host, hit.uri, hit.status, hit.event_name, hit.referer, hit.query, hit.user_agent,
+         tuple(sorted(hit.headers.items())))) or real(hit, salts))
+    sim, lines = generated(chunk(tmp_path, 5_000, (9, 10)))
+    site = sim.visitor_site[sim.ev_visitor]
+    distinct = (len(set(zip(sim.ev_uri.tolist(), sim.ev_kind.tolist(), strict=True)))
+                + len(set(zip(sim.ev_referer.tolist(), site.tolist(), strict=True)))
+                + len(set(sim.ev_query.tolist()))
+                + len(set(zip(sim.visitor_ua[sim.ev_visitor].tolist(),
+                              sim.visitor_loc[sim.ev_visitor].tolist(), strict=True))))
+    assets = len(simulate.ASSETS) + 1  # and the 404: each asked whether it is skipped
+    assert len(seen) == distinct + assets
+    assert distinct < len(lines) / 5  # ~840 for a 50,000-event chunk
+    # every User-Agent and location of the chunk went through the normaliser
+    assert {h[6] for h in seen} == {sim.t.uas[u] for u in sim.visitor_ua.tolist()}
+    assert {h[7] for h in seen} == {tuple(sorted(sim.t.locations[x].items()))
+                                    for x in sim.visitor_loc.tolist()}
