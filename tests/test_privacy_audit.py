@@ -68,15 +68,22 @@ STREAM_IP = "198.51.100.95"
 
 
 def run_simulator(settings: Settings, seen: set[tuple[str, str]]) -> None:
-    """The simulator in this process, with the IP and UA of every hit it normalises noted."""
-    real = edge.simulate.normalise
+    """The simulator in this process, with the IP and UA of every hit it normalises noted,
+    and of every visitor it hashes (its batch path normalises one hit per distinct page,
+    referrer and UA x location, and hashes each visitor's own IP and UA once per day)."""
+    real_normalise, real_visitor_id = edge.simulate.normalise, edge.simulate.visitor_id
 
     def noting(hit, salts):
         seen.add((hit.client_ip or "", hit.user_agent or ""))
-        return real(hit, salts)
+        return real_normalise(hit, salts)
+
+    def noting_visitor(salt, site, client_ip, user_agent):
+        seen.add((client_ip, user_agent))
+        return real_visitor_id(salt, site, client_ip, user_agent)
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(edge.simulate, "normalise", noting)
+        patch.setattr(edge.simulate, "visitor_id", noting_visitor)
         edge.simulate.simulate_to_landing(settings.landing, DAY, 1, 300, seed=5, workers=1)
 
 
@@ -296,7 +303,7 @@ def test_the_audit_is_not_vacuous(audited):
     """Every door delivered, the day was materialised, and the scan had IPs to look for."""
     home, simulated = audited
     ips, agents = needles(simulated)
-    assert len(ips) > 50 and len(agents) > 20
+    assert len(ips) > 100 and len(agents) > 20, (len(ips), len(agents))
     landed = landed_events(home / "landing")
     doors = {e["ingest"] for e in landed}
     assert doors >= {"simulator", "edge", "pixel", "beacon", "log-import", "log-stream"}
