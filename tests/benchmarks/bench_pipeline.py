@@ -289,7 +289,7 @@ def run_backfill(tmp: Path, quick: bool) -> list[dict]:
         "one edgestats materialize", seconds, "s", f"<= {TARGET_BACKFILL_S:.0f} s",
         seconds <= TARGET_BACKFILL_S,
         note=f"one run; landing staged and events run in ~32 MB pieces, one statement "
-                 f"per summary; process "
+             f"per summary; process "
              f"start included; load average {load_before} before, {load()} after"))
     figures += breakdown(proc.stdout, seconds, "backfill")
     return figures
