@@ -46,11 +46,15 @@ def step_seconds(settings, run_id: str) -> dict[str, float]:
     return out
 
 
-def scan_cpu(settings, columns) -> float:
+def scan_cpu(settings, columns, fresh: bool = True) -> float:
+    import shutil
+
     from orchestration.backends.local import LocalEngine
     from orchestration.engine import DayRange
 
     with LocalEngine(settings) as eng:
+        if fresh:  # the engine keeps a staged copy of each folder; read the landing again
+            shutil.rmtree(eng.stage_root, ignore_errors=True)
         started = time.process_time()
         with eng.raw_scan(DayRange(DAY, DAY).extend(1), columns):
             pass
@@ -95,11 +99,13 @@ def run(quick: bool = False) -> list[dict]:
                    note="share of all step time in the run"),
         ]
         full = min(scan_cpu(settings, None) for _ in range(2))
-        narrow = min(scan_cpu(settings, REQUIRED) for _ in range(2))
+        again = min(scan_cpu(settings, REQUIRED, fresh=False) for _ in range(2))
         figures += [
-            figure("raw scan, all 25 columns", full, "s CPU", note="best of 2"),
-            figure("raw scan, the 10 required columns (what the checks read)", narrow,
-                   "s CPU", note=f"{narrow / full:.0%} of the full scan; best of 2"),
+            figure("raw scan, all 25 columns, staged from the landing", full, "s CPU",
+                   note="best of 2; one staged copy per folder serves events and all checks"),
+            figure("raw scan of a folder already staged (what the checks after the first "
+                   "reader pay)", again, "s CPU",
+                   note=f"{again / full:.0%} of staging; best of 2"),
         ]
 
         home = Path(tmp) / "crafted"
