@@ -177,10 +177,16 @@ def step_seconds(log: str) -> dict[str, float]:
     return steps
 
 
-# Measured 2026-11-22 22:51 UTC, before the local engine staged each landing folder
-# once (events then read the landing itself, and each raw check group read it again).
-BEFORE_STAGING = {"one day": "events 13.88 s, checks and Dagster 12.79 s",
-                  "backfill": "events 69.15 s, checks and Dagster 57.68 s"}
+# Before the local engine staged each landing folder once (events read the landing
+# itself, and each raw check group read it again): this bench at 2026-11-22 22:51 UTC,
+# and an A/B on 2026-11-23 ~01:10 UTC (materialize in-process, old and new local.py
+# alternating on the same landing, load ~1-2).
+BEFORE_STAGING = {
+    "one day": "events 13.88 s, checks and Dagster 12.79 s; A/B old vs new: run 35.5/31.6 s "
+               "vs 29.3/26.7 s, events 16.5/16.1 s vs 9.8/9.1 s",
+    "backfill": "events 69.15 s, checks and Dagster 57.68 s; A/B old vs new: run 124.0 s vs "
+                "81.9 s, events 65.0 s vs 28.5 s",
+}
 
 
 def breakdown(log: str, total: float, what: str) -> list[dict]:
