@@ -106,7 +106,9 @@ def _typed_values(columns) -> str:
     """
     out = []
     for n, t in columns:
-        value = f"({n} ->> '$')" if t == "string" else f"CAST({n} AS {DUCKDB_TYPES[t]})"
+        # TRY_CAST: an integer the column cannot hold (2**40 in an INTEGER) is NULL, a
+        # malformed line when the field is required, never an error for the whole read.
+        value = f"({n} ->> '$')" if t == "string" else f"TRY_CAST({n} AS {DUCKDB_TYPES[t]})"
         out.append(f"CASE WHEN json_type({n}) IN ({_JSON_TYPES[t]}) THEN {value} END AS {n}")
     return ", ".join(out)
 

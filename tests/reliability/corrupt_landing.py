@@ -38,7 +38,7 @@ SITE = "good.example"
 VISITORS = 2_500
 PAGES = 10
 GOOD_EVENTS = VISITORS * PAGES
-MALFORMED_LINES = 3 + 10 + 1
+MALFORMED_LINES = 3 + 11 + 1  # junk, wrong types and a JSON array, the huge line
 TRUNCATED_FILES = 1
 UNREADABLE_FILES = 2
 HUGE_LINE_BYTES = 10 * 1024 * 1024
@@ -47,6 +47,7 @@ HUGE_LINE_BYTES = 10 * 1024 * 1024
 WRONG_TYPES = (
     {"schema_version": "one"},
     {"schema_version": 1.5},
+    {"schema_version": 2**40},  # an integer, but not one the int column holds
     {"event_time": 1718000000},
     {"is_bot": "yes"},
     {"site": {"host": SITE}},
