@@ -24,15 +24,14 @@ from pathlib import Path
 
 from edge.config import EdgeConfig, Settings
 from edge.simulate import simulate_to_landing
+from tests.benchmarks.figures import figure_maker
 
 START = dt.date(2026, 8, 1)
 DAYS = 30
 PAGEVIEWS_PER_DAY = 100_000
 
 
-def figure(name, value, unit, target=None, ok=None, note=""):
-    return {"group": "footprint", "name": name, "value": value, "unit": unit,
-            "target": target, "ok": ok, "note": note}
+figure = figure_maker("footprint")
 
 
 def bundles() -> list[dict]:

@@ -29,6 +29,7 @@ from edge.normalize import Skip, normalise
 from edge.salts import MemorySaltStore
 from edge.schema import encode
 from edge.useragent import parse_user_agent
+from tests.benchmarks.figures import figure_maker
 
 ROOT = Path(__file__).resolve().parents[2]
 BASELINE_COMMIT = "490456c"
@@ -104,9 +105,7 @@ def load_baseline():
     return module
 
 
-def figure(name, value, unit, target=None, ok=None, note=""):
-    return {"group": "normalise", "name": name, "value": value, "unit": unit,
-            "target": target, "ok": ok, "note": note}
+figure = figure_maker("normalise")
 
 
 def run(quick: bool = False) -> list[dict]:

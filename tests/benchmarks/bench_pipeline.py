@@ -35,6 +35,7 @@ from filelock import FileLock
 from edge.simulate import simulate_to_landing
 from orchestration.backends.local import _columns_struct
 from orchestration.tables import RAW_EVENT_COLUMNS
+from tests.benchmarks.figures import figure_maker
 
 ROOT = Path(__file__).resolve().parents[2]
 DAY = dt.date(2026, 10, 1)
@@ -60,9 +61,7 @@ def cached_landing(home: Path, start: dt.date, days: int, views: int, seed: int)
     shutil.copytree(key / "landing", home / "landing", copy_function=os.link)
 
 
-def figure(name, value, unit, target=None, ok=None, note=""):
-    return {"group": "pipeline", "name": name, "value": value, "unit": unit,
-            "target": target, "ok": ok, "note": note}
+figure = figure_maker("pipeline")
 
 
 def landing_files(landing: Path, first: dt.date, last: dt.date) -> list[str]:

@@ -20,14 +20,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.benchmarks.figures import figure_maker
+
 DAY = dt.date(2026, 10, 1)
 FULL_PAGEVIEWS = 300_000
 QUICK_PAGEVIEWS = 30_000
 
 
-def figure(name, value, unit, target=None, ok=None, note=""):
-    return {"group": "quality", "name": name, "value": value, "unit": unit,
-            "target": target, "ok": ok, "note": note}
+figure = figure_maker("quality")
 
 
 def load() -> str:

@@ -22,6 +22,7 @@ from collections import Counter
 from pathlib import Path
 
 from edge.firehose import DEFAULT_BUFFER_BYTES, MAX_WAITING_BUFFERS
+from tests.benchmarks.figures import figure_maker
 from tests.reliability.loadgen import (
     CollectorProcess,
     landed_events,
@@ -39,9 +40,7 @@ BEFORE_BOUNDED_QUEUE = ("; before the hand-over queue was bounded the writer thr
                         "(~2.8 MiB)")
 
 
-def figure(name, value, unit, target=None, ok=None, note=""):
-    return {"group": "reliability", "name": name, "value": value, "unit": unit,
-            "target": target, "ok": ok, "note": note}
+figure = figure_maker("reliability")
 
 
 def sigterm(count: int) -> dict:

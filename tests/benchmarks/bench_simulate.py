@@ -22,15 +22,14 @@ from pathlib import Path
 import edge.firehose as firehose
 import edge.simulate as simulate
 from edge.schema import encode
+from tests.benchmarks.figures import figure_maker
 
 DAY = dt.date(2026, 11, 1)
 TARGET_EVENTS_PER_S = 200_000
 BEFORE = "53,380 events/s (1M-page-view day in 19.3 s) with one normalise+encode+put per hit"
 
 
-def figure(name, value, unit, target=None, ok=None, note=""):
-    return {"group": "simulate", "name": name, "value": value, "unit": unit,
-            "target": target, "ok": ok, "note": note}
+figure = figure_maker("simulate")
 
 
 def _cpu() -> float:
