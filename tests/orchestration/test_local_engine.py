@@ -13,7 +13,7 @@ import pytest
 from filelock import FileLock
 
 from edge.config import Settings
-from orchestration.backends.local import STAGE_KEEP_S, LocalEngine, _salvage
+from orchestration.backends.local import STAGE_KEEP_S, LocalEngine
 from orchestration.engine import DayRange
 from tests.orchestration import scenario
 
@@ -159,17 +159,6 @@ def test_staged_copies_unused_for_hours_are_deleted(engine):
         pass
     assert not folder.exists()
     assert (engine.stage_root / "dt=2024-03-06").is_dir()
-
-
-def test_salvage_keeps_complete_lines_only(tmp_path):
-    data = gzip.compress(b'{"a":1}\n{"b":2}\n{"c":', mtime=0)
-    src = tmp_path / "x.gz"
-    src.write_bytes(data[:-8])  # no trailer
-    kept = _salvage(src, tmp_path / "out" / "x.ndjson")
-    assert (tmp_path / "out" / "x.ndjson").read_bytes() == b'{"a":1}\n{"b":2}\n'
-    assert kept == 16
-    src.write_bytes(b"garbage")
-    assert _salvage(src, tmp_path / "none.ndjson") == 0
 
 
 def test_replace_partitions_replaces_exactly_the_given_days(engine):
