@@ -38,8 +38,10 @@ PATH_COLUMN = "$path"  # the object a row came from, named as Athena names it
 ARROW_TYPES = {"int": pa.int32(), "bigint": pa.int64(), "string": pa.string(),
                "boolean": pa.bool_()}
 EVENT_SCHEMA = pa.schema([(n, ARROW_TYPES[t]) for n, t in RAW_EVENT_COLUMNS])
-STAGED_SCHEMA = EVENT_SCHEMA.append(pa.field(PARTITION_COLUMN, pa.string())).append(
-    pa.field(PATH_COLUMN, pa.string()))
+# `dt` and `$path` repeat a few values: dictionary-encoded, as Parquet stores them anyway
+_NAMES = pa.dictionary(pa.int32(), pa.string())
+STAGED_SCHEMA = EVENT_SCHEMA.append(pa.field(PARTITION_COLUMN, _NAMES)).append(
+    pa.field(PATH_COLUMN, _NAMES))
 # One strict pass reads this many compressed bytes of objects (~40 MB of JSON): big
 # enough that per-call overhead vanishes, small enough that pieces spread over threads.
 PIECE_BYTES = 4 * 1024 * 1024
@@ -145,9 +147,9 @@ def parse_tolerant(text: bytes) -> pa.Table:
 
 
 def _repeated(values: list[str], counts: list[int]) -> pa.Array:
-    """values[0] counts[0] times, then values[1] counts[1] times, ... as strings."""
+    """values[0] counts[0] times, then values[1] counts[1] times, ..."""
     index = pa.array(np.repeat(np.arange(len(counts), dtype=np.int32), counts))
-    return pa.DictionaryArray.from_arrays(index, pa.array(values, pa.string())).cast(pa.string())
+    return pa.DictionaryArray.from_arrays(index, pa.array(values, pa.string()))
 
 
 def _with_origin(table: pa.Table, day: str, files: list[Path], counts: list[int]) -> pa.Table:
