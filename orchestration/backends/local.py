@@ -1,10 +1,11 @@
 """The `local` backend: DuckDB in-process over folders (DESIGN 5 and 7).
 
-- `raw_events` is read with DuckDB's JSON reader from the landing folders registered
-  by the crawl (`<home>/catalog/raw_events.json`); malformed lines read as NULL rows,
-  exactly like Athena's JSON SerDe with `ignore.malformed.json`.  Inside `raw_scan`
-  each folder is read once into a staged Parquet copy that the events asset and the
-  raw quality checks share.
+- `raw_events` covers the landing folders registered by the crawl
+  (`<home>/catalog/raw_events.json`); malformed lines read as NULL rows, exactly like
+  Athena's JSON SerDe with `ignore.malformed.json`.  Inside `raw_scan` each folder is
+  read once (`landing_reader`: pyarrow's strict JSON reader) into a staged Parquet copy
+  that the events asset and the raw quality checks share; outside it, DuckDB's JSON
+  reader reads the objects.
 - `events` and the summaries are Parquet under `<warehouse>/<table>/dt=<day>/`, read
   through views with hive partitioning (`dt` is a string, as in Glue).
 - Statements arrive in Athena dialect and are transpiled by sqlglot.
@@ -265,8 +266,7 @@ class LocalEngine(Engine):
                  columns: tuple[str, ...] | None = None) -> Iterator[RawScan]:
         """`raw_events` over one staged Parquet copy per landing folder for the block.
 
-        A folder is read from its gzip objects once, by one pass of the JSON reader over
-        all columns, into `<home>/tmp/raw-stage/dt=<day>/<listing hash>/`; every later
+        A folder is read from its gzip objects once, all columns (`landing_reader`), into `<home>/tmp/raw-stage/dt=<day>/<listing hash>/`; every later
         block over that folder (the events asset, the raw quality checks, the next
         backfill chunk's folder D+1) reads the Parquet instead, as long as the folder's
         listing (names, sizes, mtimes) is unchanged.  Extracting the JSON columns is most
@@ -305,9 +305,9 @@ class LocalEngine(Engine):
 
     def _staged_folders(self, wanted: dict[str, list[Path]]) -> dict[str, tuple[Path, dict]]:
         """Each landing folder's staged copy (a folder of Parquet) and what staging found;
-        the folders without a copy of their current listing are staged now, together in
-        one statement (DuckDB reads the many small objects of several folders in
-        parallel), written aside and renamed in under a per-folder lock."""
+        the folders without a copy of their current listing are staged now, together
+        (their pieces share one thread pool), written aside and renamed in under a
+        per-folder lock."""
         keys = {day: _listing_key(files) for day, files in wanted.items()}
         out: dict[str, tuple[Path, dict]] = {}
 
