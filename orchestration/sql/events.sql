@@ -5,14 +5,19 @@
 -- more than 30 minutes (1,800,000 ms) starts a new session.
 --
 -- Sessions are found on a narrow projection (`candidates`) and joined back to the whole
--- rows at the end: sorting whole events is what costs time and memory.  Every window
--- shares one order, (site, visitor_id, day) by (event_time, event_id); entry and exit
--- pages come from running page-view counts: a page view is its session's entry when no
--- page view of the session precedes it, its exit when none follows before the next session.  Copies of an
--- event_id are rare; the copy kept is the first in column order, so the choice never
--- depends on file order.  raw_events is read three times (narrow, repeated ids, whole
--- rows); the local backend reads it from one staged copy, Athena scans the day's
--- objects again (a day is megabytes, so cents per thousand runs).
+-- rows at the end: sorting whole events is what costs time and memory, so the join
+-- carries only the session number and three flags (session_id is built after the join).
+-- Every window shares one order, (visitor_id, site, day) by (event_time, event_id), and
+-- every sort leads with visitor_id: a sort that starts with few-valued strings (day,
+-- site) compares whole strings on almost every step and takes twice as long.  Entry and
+-- exit pages come from running page-view counts: a page view is its session's entry
+-- when no page view of the session precedes it, its exit when none follows before the
+-- next session.  Copies of an event_id are rare; the copy kept is the first in column
+-- order, so the choice never depends on file order.  raw_events is read three times
+-- (narrow, repeated ids, whole rows); the local backend reads it from one staged copy,
+-- Athena scans the day's objects again (a day is megabytes, so cents per thousand runs).
+-- The final ORDER BY (unique per row: one event_id per day) makes re-runs write the
+-- same rows in the same order.
 WITH candidates AS (
     SELECT
         day, event_id, site, visitor_id, event_type, event_time,
@@ -61,9 +66,9 @@ gaps AS (
     SELECT
         *,
         lag(event_ts) OVER (
-            PARTITION BY site, visitor_id, day ORDER BY event_ts, event_id) AS previous_ts,
+            PARTITION BY visitor_id, site, day ORDER BY event_ts, event_id) AS previous_ts,
         coalesce(sum(CASE WHEN event_type = 'pageview' THEN 1 ELSE 0 END) OVER (
-            PARTITION BY site, visitor_id, day ORDER BY event_ts, event_id
+            PARTITION BY visitor_id, site, day ORDER BY event_ts, event_id
             ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS pages_before
     FROM event_keys
 ),
@@ -78,24 +83,23 @@ numbered AS (
     SELECT
         *,
         sum(CASE WHEN is_session_start THEN 1 ELSE 0 END) OVER (
-            PARTITION BY site, visitor_id, day ORDER BY event_ts, event_id
+            PARTITION BY visitor_id, site, day ORDER BY event_ts, event_id
             ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS session_number,
         max(CASE WHEN is_session_start THEN pages_before END) OVER (
-            PARTITION BY site, visitor_id, day ORDER BY event_ts, event_id
+            PARTITION BY visitor_id, site, day ORDER BY event_ts, event_id
             ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS pages_before_session,
         min(CASE WHEN is_session_start THEN pages_before END) OVER (
-            PARTITION BY site, visitor_id, day ORDER BY event_ts, event_id
+            PARTITION BY visitor_id, site, day ORDER BY event_ts, event_id
             ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS pages_before_next_session,
         sum(CASE WHEN event_type = 'pageview' THEN 1 ELSE 0 END) OVER (
-            PARTITION BY site, visitor_id, day) AS pages_in_day
+            PARTITION BY visitor_id, site, day) AS pages_in_day
     FROM starts
 ),
 sessionised AS (
     SELECT
         day,
         event_id,
-        visitor_id || '-' || replace(day, '-', '') || '-'
-            || CAST(session_number AS varchar) AS session_id,
+        session_number,
         is_session_start,
         event_type = 'pageview' AND pages_before = pages_before_session AS is_entry,
         event_type = 'pageview'
@@ -121,11 +125,12 @@ clean AS (
 SELECT
     {{event_columns}},
     event_ts,
-    session_id,
+    visitor_id || '-' || replace(day, '-', '') || '-' || CAST(session_number AS varchar)
+        AS session_id,
     is_session_start,
     is_entry,
     is_exit,
     day AS dt
 FROM clean
 JOIN sessionised USING (day, event_id)
-ORDER BY dt, site, visitor_id, event_ts, event_id
+ORDER BY visitor_id, site, dt, event_ts, event_id
