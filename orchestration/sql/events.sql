@@ -4,62 +4,69 @@
 -- and sessionises per (site, visitor_id, day) in (event_time, event_id) order: a gap of
 -- more than 30 minutes (1,800,000 ms) starts a new session.
 --
--- Sessions are found on a narrow projection (`candidates`) and joined back to the whole
+-- Copies of an event_id are rare; the copy kept is the first in column order, so the
+-- choice never depends on file order.  `shared_ids` (event_ids with more than one raw
+-- row, valid or not: a superset of the ids with copies, found from one column) sends the
+-- rows of those ids through the copy rule (`winners`) and every other row straight on;
+-- nothing large is materialised (a materialised CTE stays in memory until the end).
+-- Sessions are found on a narrow projection (`event_keys`) and joined back to the whole
 -- rows at the end: sorting whole events is what costs time and memory, so the join
--- carries only the session number and three flags (session_id is built after the join).
+-- carries only the session number and three flags (session_id is built after it).
 -- Every window shares one order, (visitor_id, site, day) by (event_time, event_id), and
 -- every sort leads with visitor_id: a sort that starts with few-valued strings (day,
 -- site) compares whole strings on almost every step and takes twice as long.  Entry and
 -- exit pages come from running page-view counts: a page view is its session's entry
 -- when no page view of the session precedes it, its exit when none follows before the
--- next session.  Copies of an event_id are rare; the copy kept is the first in column
--- order, so the choice never depends on file order.  raw_events is read three times
--- (narrow, repeated ids, whole rows); the local backend reads it from one staged copy,
--- Athena scans the day's objects again (a day is megabytes, so cents per thousand runs).
--- The final ORDER BY (unique per row: one event_id per day) makes re-runs write the
--- same rows in the same order.
-WITH candidates AS (
-    SELECT
-        day, event_id, site, visitor_id, event_type, event_time,
-        try(date_parse(event_time, '%Y-%m-%dT%H:%i:%s.%fZ')) AS event_ts
-    FROM (
-        SELECT *, substr(event_time, 1, 10) AS day
-        FROM raw_events
-        WHERE dt BETWEEN '{{start}}' AND '{{folder_end}}' AND {{valid_event}}
-    )
-    WHERE day BETWEEN '{{start}}' AND '{{end}}'
-),
-repeated AS (
-    SELECT day, event_id
-    FROM candidates
-    WHERE event_ts IS NOT NULL
-    GROUP BY day, event_id
+-- next session.  raw_events is read four times (ids, narrow keys, the copies, whole
+-- rows); the local backend reads one staged copy, Athena scans the day's objects again
+-- (a day is megabytes, so cents per thousand runs).  The final ORDER BY (unique per row:
+-- one event_id per day) makes re-runs write the same rows in the same order.
+WITH shared_ids AS (
+    SELECT event_id
+    FROM raw_events
+    WHERE dt BETWEEN '{{start}}' AND '{{folder_end}}'
+    GROUP BY event_id
     HAVING count(*) > 1
 ),
 winners AS (
     SELECT {{event_columns}}, event_ts, day
     FROM (
         SELECT
-            {{r_event_columns}},
-            try(date_parse(r.event_time, '%Y-%m-%dT%H:%i:%s.%fZ')) AS event_ts,
-            k.day,
+            {{r_event_columns}}, r.event_ts, r.day,
             row_number() OVER (
-                PARTITION BY k.day, r.event_id ORDER BY {{r_event_columns}}
+                PARTITION BY r.day, r.event_id ORDER BY {{r_event_columns}}
             ) AS copy_number
-        FROM raw_events AS r
-        JOIN repeated AS k ON k.event_id = r.event_id AND k.day = substr(r.event_time, 1, 10)
-        WHERE r.dt BETWEEN '{{start}}' AND '{{folder_end}}' AND {{r_valid_event}}
-          AND try(date_parse(r.event_time, '%Y-%m-%dT%H:%i:%s.%fZ')) IS NOT NULL
+        FROM (
+            SELECT
+                *,
+                try(date_parse(event_time, '%Y-%m-%dT%H:%i:%s.%fZ')) AS event_ts,
+                substr(event_time, 1, 10) AS day
+            FROM raw_events
+            WHERE dt BETWEEN '{{start}}' AND '{{folder_end}}' AND {{valid_event}}
+        ) AS r
+        JOIN shared_ids AS k ON k.event_id = r.event_id
+        WHERE r.day BETWEEN '{{start}}' AND '{{end}}' AND r.event_ts IS NOT NULL
     )
     WHERE copy_number = 1
 ),
 event_keys AS (
-    SELECT c.day, c.event_id, c.site, c.visitor_id, c.event_type, c.event_time, c.event_ts
-    FROM candidates AS c
-    LEFT JOIN repeated AS k ON k.day = c.day AND k.event_id = c.event_id
-    WHERE k.event_id IS NULL AND c.event_ts IS NOT NULL
+    SELECT day, event_id, site, visitor_id, event_type, event_ts
+    FROM (
+        SELECT
+            r.day, r.event_id, r.site, r.visitor_id, r.event_type,
+            try(date_parse(r.event_time, '%Y-%m-%dT%H:%i:%s.%fZ')) AS event_ts
+        FROM (
+            SELECT event_id, site, visitor_id, event_type, event_time,
+                substr(event_time, 1, 10) AS day
+            FROM raw_events
+            WHERE dt BETWEEN '{{start}}' AND '{{folder_end}}' AND {{valid_event}}
+        ) AS r
+        LEFT JOIN shared_ids AS k ON k.event_id = r.event_id
+        WHERE k.event_id IS NULL AND r.day BETWEEN '{{start}}' AND '{{end}}'
+    )
+    WHERE event_ts IS NOT NULL
     UNION ALL
-    SELECT day, event_id, site, visitor_id, event_type, event_time, event_ts
+    SELECT day, event_id, site, visitor_id, event_type, event_ts
     FROM winners
 ),
 gaps AS (
@@ -67,9 +74,9 @@ gaps AS (
         *,
         lag(event_ts) OVER (
             PARTITION BY visitor_id, site, day ORDER BY event_ts, event_id) AS previous_ts,
-        coalesce(sum(CASE WHEN event_type = 'pageview' THEN 1 ELSE 0 END) OVER (
+        count(CASE WHEN event_type = 'pageview' THEN 1 END) OVER (
             PARTITION BY visitor_id, site, day ORDER BY event_ts, event_id
-            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS pages_before
+            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS pages_before
     FROM event_keys
 ),
 starts AS (
@@ -82,7 +89,7 @@ starts AS (
 numbered AS (
     SELECT
         *,
-        sum(CASE WHEN is_session_start THEN 1 ELSE 0 END) OVER (
+        count(CASE WHEN is_session_start THEN 1 END) OVER (
             PARTITION BY visitor_id, site, day ORDER BY event_ts, event_id
             ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS session_number,
         max(CASE WHEN is_session_start THEN pages_before END) OVER (
@@ -91,7 +98,7 @@ numbered AS (
         min(CASE WHEN is_session_start THEN pages_before END) OVER (
             PARTITION BY visitor_id, site, day ORDER BY event_ts, event_id
             ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS pages_before_next_session,
-        sum(CASE WHEN event_type = 'pageview' THEN 1 ELSE 0 END) OVER (
+        count(CASE WHEN event_type = 'pageview' THEN 1 END) OVER (
             PARTITION BY visitor_id, site, day) AS pages_in_day
     FROM starts
 ),
@@ -112,7 +119,7 @@ singles AS (
         try(date_parse(r.event_time, '%Y-%m-%dT%H:%i:%s.%fZ')) AS event_ts,
         substr(r.event_time, 1, 10) AS day
     FROM raw_events AS r
-    LEFT JOIN repeated AS k ON k.event_id = r.event_id AND k.day = substr(r.event_time, 1, 10)
+    LEFT JOIN shared_ids AS k ON k.event_id = r.event_id
     WHERE r.dt BETWEEN '{{start}}' AND '{{folder_end}}' AND {{r_valid_event}}
       AND substr(r.event_time, 1, 10) BETWEEN '{{start}}' AND '{{end}}'
       AND k.event_id IS NULL
