@@ -12,6 +12,9 @@
 -- Sessions are found on a narrow projection (`event_keys`) and joined back to the whole
 -- rows at the end: sorting whole events is what costs time and memory, so the join
 -- carries only the session number and three flags (session_id is built after it).
+-- The whole rows of the other ids (`singles`) skip the validity test: such an id has one
+-- raw row in the folders read, so it finds its (day, event_id) in `sessionised` exactly
+-- when that row itself passed the test (the join is the filter).
 -- Every window shares one order, (visitor_id, site, day) by (event_time, event_id), and
 -- every sort leads with visitor_id: a sort that starts with few-valued strings (day,
 -- site) compares whole strings on almost every step and takes twice as long.  Entry and
@@ -120,12 +123,10 @@ singles AS (
         substr(r.event_time, 1, 10) AS day
     FROM raw_events AS r
     LEFT JOIN shared_ids AS k ON k.event_id = r.event_id
-    WHERE r.dt BETWEEN '{{start}}' AND '{{folder_end}}' AND {{r_valid_event}}
-      AND substr(r.event_time, 1, 10) BETWEEN '{{start}}' AND '{{end}}'
-      AND k.event_id IS NULL
+    WHERE r.dt BETWEEN '{{start}}' AND '{{folder_end}}' AND k.event_id IS NULL
 ),
 clean AS (
-    SELECT * FROM singles WHERE event_ts IS NOT NULL
+    SELECT * FROM singles
     UNION ALL
     SELECT * FROM winners
 )

@@ -207,3 +207,51 @@ def test_sessions_without_page_views_and_conflicting_copies(tmp_path):
         ("p3", "/c/", xs, f"{xs}-20240305-2", False, False, True),
         ("dup", "/aa/", "y" * 16, f"{'y' * 16}-20240305-1", True, True, True),
     ]
+
+
+def test_copies_and_single_rows_count_only_when_valid(tmp_path):
+    """An id with one raw row is kept exactly when that row is valid and of the day; among
+    copies only valid ones of the day compete, even when an invalid copy would sort first
+    (events.sql routes ids with several raw rows, valid or not, through the copy rule)."""
+    from edge.firehose import LocalFirehose
+    from edge.schema import encode
+
+    d, d1 = scenario.D, scenario.D1
+    x = "x"
+    in_d = [
+        scenario.event("ok", scenario.t(d, "09:00:00.000"), x),
+        {**scenario.event("bad-hour", scenario.t(d, "09:30:00.000"), x),
+         "event_time": f"{d.isoformat()}T25:00:00.000Z"},  # the pattern passes, no such time
+        scenario.event("bad-version", scenario.t(d, "09:40:00.000"), x, schema_version=2),
+        scenario.event("mixed", scenario.t(d, "10:00:00.000"), x, path="/zz/"),
+        scenario.event("mixed", scenario.t(d, "10:00:00.000"), x, path="/aa/",
+                       event_type="aaa"),  # unknown type: first in column order, not valid
+        scenario.event("span", scenario.t(d, "23:59:59.000"), x, path="/d/"),
+    ]
+    in_d1 = [
+        scenario.event("late", scenario.t(d, "23:00:00.000"), x),  # of D, landed in D+1
+        scenario.event("span", scenario.t(d1, "00:00:01.000"), x, path="/d1/"),  # a copy of D+1
+        scenario.event("next", scenario.t(d1, "00:10:00.000"), x),  # of D+1 only
+    ]
+    settings = Settings(home=tmp_path)
+    with LocalFirehose(settings.landing, buffer_seconds=3600) as firehose:
+        for r in in_d:
+            firehose.put(encode(r), arrival=scenario.t(d, "23:59:59.500").timestamp())
+        for r in in_d1:
+            firehose.put(encode(r), arrival=scenario.t(d1, "00:30:00.000").timestamp())
+    days = DayRange(d, d)
+    with LocalEngine(settings) as eng:
+        eng.register_raw_partitions(days.extend(1))
+        with eng.raw_scan(days.extend(1)):
+            eng.replace_partitions("events", days, statements.render("events", days))
+        rows = eng.query(
+            "SELECT event_id, path, session_id, is_session_start, dt "
+            "FROM events ORDER BY event_time, event_id").rows
+    xs = "x" * 16
+    day = d.strftime("%Y%m%d")
+    assert rows == [
+        ("ok", "/", f"{xs}-{day}-1", True, d.isoformat()),
+        ("mixed", "/zz/", f"{xs}-{day}-2", True, d.isoformat()),
+        ("late", "/", f"{xs}-{day}-3", True, d.isoformat()),
+        ("span", "/d/", f"{xs}-{day}-4", True, d.isoformat()),
+    ]
