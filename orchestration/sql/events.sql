@@ -15,15 +15,16 @@
 -- The whole rows of the other ids (`singles`) skip the validity test: such an id has one
 -- raw row in the folders read, so it finds its (day, event_id) in `sessionised` exactly
 -- when that row itself passed the test (the join is the filter).
--- Every window shares one order, (visitor_id, site, day) by (event_time, event_id), and
--- every sort leads with visitor_id: a sort that starts with few-valued strings (day,
--- site) compares whole strings on almost every step and takes twice as long.  Entry and
+-- The session windows share one order, (visitor_id, site, day) by (event_time, event_id),
+-- and they and the final sort lead with visitor_id: a sort that starts with few-valued
+-- strings (day, site) compares whole strings on almost every step, twice as slow.  Entry and
 -- exit pages come from running page-view counts: a page view is its session's entry
 -- when no page view of the session precedes it, its exit when none follows before the
 -- next session.  raw_events is read four times (ids, narrow keys, the copies, whole
 -- rows); the local backend reads one staged copy, Athena scans the day's objects again
--- (a day is megabytes, so cents per thousand runs).  The final ORDER BY (unique per row:
--- one event_id per day) makes re-runs write the same rows in the same order.
+-- (a day is megabytes, so cents per thousand runs).  The final ORDER BY is unique per row
+-- (one event_id per day), so the row order is deterministic; a writer must keep it (a
+-- plain DuckDB COPY does; a PARTITION_BY COPY of 1M rows interleaves sorted runs).
 WITH shared_ids AS (
     SELECT event_id
     FROM raw_events
