@@ -238,3 +238,24 @@ def test_events_statements_are_cut_by_landing_bytes(engine):
     assert event_chunks(engine, days, max_bytes=10**9) == [days]
     year = DayRange.of("2024-01-01", "2024-12-31")
     assert [len(c) for c in event_chunks(engine, year, max_bytes=10**9)] == [100, 100, 100, 66]
+
+
+@pytest.mark.parametrize("days", [DAY, DayRange.of("2024-03-05", "2024-03-06")])
+def test_a_rewrite_writes_the_same_bytes_in_the_statements_order(engine, days):
+    """400,000 rows are enough for a PARTITION_BY COPY on 2 threads to interleave its
+    sorted runs differently on each run (3 different files in 3 runs)."""
+    sql = ("SELECT to_hex(md5(CAST(i AS varchar))) AS site, CAST(NULL AS varchar) AS browser, "
+           "i AS hits, CASE WHEN i % 3 = 0 THEN '" + days.keys[-1] + "' ELSE '"
+           + days.keys[0] + "' END AS dt FROM unnest(sequence(1, 400000)) AS t(i) "
+           "ORDER BY site")
+    contents = set()
+    for _ in range(3):
+        result = engine.replace_partitions("bot_daily", days, sql)
+        files = sorted((engine.warehouse / "bot_daily").glob("dt=*/*.parquet"))
+        assert [f.parent.name for f in files] == [f"dt={d}" for d in days.keys]
+        contents.add(b"".join(f.read_bytes() for f in files))
+        assert sum(result.rows_by_day.values()) == 400_000
+    assert len(contents) == 1
+    for f in files:  # each day's file in the statement's order
+        sites = engine.con.sql(f"SELECT site FROM read_parquet('{f}')").fetchall()
+        assert sites == sorted(sites) and len(sites) > 100_000
