@@ -172,8 +172,6 @@ def test_transpiled_statements_are_cached_and_single():
 def test_sessions_without_page_views_and_conflicting_copies(tmp_path):
     """Entry/exit when a session opens with a custom event; copies of an event_id that
     differ keep the first in column order, whatever the file order."""
-    from edge.firehose import LocalFirehose
-    from edge.schema import encode
 
     d = scenario.D
     x = "x"
@@ -187,18 +185,9 @@ def test_sessions_without_page_views_and_conflicting_copies(tmp_path):
         scenario.event("dup", scenario.t(d, "12:00:00.000"), "y", path="/aa/"),
         scenario.event("dup", scenario.t(d, "12:00:00.000"), "0", path="/zz/"),  # other salt
     ]
-    settings = Settings(home=tmp_path)
-    with LocalFirehose(settings.landing, buffer_seconds=3600) as firehose:
-        for r in records:
-            firehose.put(encode(r), arrival=scenario.t(d, "13:00:00.000").timestamp())
-    days = DayRange(d, d)
-    with LocalEngine(settings) as eng:
-        eng.register_raw_partitions(days.extend(1))
-        with eng.raw_scan(days.extend(1)):
-            eng.replace_partitions("events", days, statements.render("events", days))
-        rows = eng.query(
-            "SELECT event_id, path, visitor_id, session_id, is_session_start, is_entry, is_exit "
-            "FROM events ORDER BY event_time, event_id").rows
+    rows = _clean_events(tmp_path, [(scenario.t(d, "13:00:00.000"), records)],
+                         "event_id, path, visitor_id, session_id, is_session_start, is_entry, "
+                         "is_exit")
     xs = "x" * 16
     assert rows == [
         ("c1", "/video/", xs, f"{xs}-20240305-1", True, False, False),
@@ -209,12 +198,30 @@ def test_sessions_without_page_views_and_conflicting_copies(tmp_path):
     ]
 
 
+def _clean_events(tmp_path, landings, columns: str) -> list[tuple]:
+    """Land each (arrival, records) through the Firehose emulator, run `events` for day D
+    and read `columns` of its rows back in time order."""
+    from edge.firehose import LocalFirehose
+    from edge.schema import encode
+
+    settings = Settings(home=tmp_path)
+    with LocalFirehose(settings.landing, buffer_seconds=3600) as firehose:
+        for arrival, records in landings:
+            for r in records:
+                firehose.put(encode(r), arrival=arrival.timestamp())
+    days = DayRange(scenario.D, scenario.D)
+    with LocalEngine(settings) as eng:
+        eng.register_raw_partitions(days.extend(1))
+        with eng.raw_scan(days.extend(1)):
+            eng.replace_partitions("events", days, statements.render("events", days))
+        return eng.query(f"SELECT {columns} FROM events "  # noqa: S608 - test's own columns
+                         "ORDER BY event_time, event_id").rows
+
+
 def test_copies_and_single_rows_count_only_when_valid(tmp_path):
     """An id with one raw row is kept exactly when that row is valid and of the day; among
     copies only valid ones of the day compete, even when an invalid copy would sort first
     (events.sql routes ids with several raw rows, valid or not, through the copy rule)."""
-    from edge.firehose import LocalFirehose
-    from edge.schema import encode
 
     d, d1 = scenario.D, scenario.D1
     x = "x"
@@ -233,20 +240,9 @@ def test_copies_and_single_rows_count_only_when_valid(tmp_path):
         scenario.event("span", scenario.t(d1, "00:00:01.000"), x, path="/d1/"),  # a copy of D+1
         scenario.event("next", scenario.t(d1, "00:10:00.000"), x),  # of D+1 only
     ]
-    settings = Settings(home=tmp_path)
-    with LocalFirehose(settings.landing, buffer_seconds=3600) as firehose:
-        for r in in_d:
-            firehose.put(encode(r), arrival=scenario.t(d, "23:59:59.500").timestamp())
-        for r in in_d1:
-            firehose.put(encode(r), arrival=scenario.t(d1, "00:30:00.000").timestamp())
-    days = DayRange(d, d)
-    with LocalEngine(settings) as eng:
-        eng.register_raw_partitions(days.extend(1))
-        with eng.raw_scan(days.extend(1)):
-            eng.replace_partitions("events", days, statements.render("events", days))
-        rows = eng.query(
-            "SELECT event_id, path, session_id, is_session_start, dt "
-            "FROM events ORDER BY event_time, event_id").rows
+    rows = _clean_events(tmp_path, [(scenario.t(d, "23:59:59.500"), in_d),
+                                    (scenario.t(d1, "00:30:00.000"), in_d1)],
+                         "event_id, path, session_id, is_session_start, dt")
     xs = "x" * 16
     day = d.strftime("%Y%m%d")
     assert rows == [
