@@ -266,10 +266,11 @@ class LocalEngine(Engine):
                  columns: tuple[str, ...] | None = None) -> Iterator[RawScan]:
         """`raw_events` over one staged Parquet copy per landing folder for the block.
 
-        A folder is read from its gzip objects once, all columns (`landing_reader`), into `<home>/tmp/raw-stage/dt=<day>/<listing hash>/`; every later
-        block over that folder (the events asset, the raw quality checks, the next
-        backfill chunk's folder D+1) reads the Parquet instead, as long as the folder's
-        listing (names, sizes, mtimes) is unchanged.  Extracting the JSON columns is most
+        A folder is read from its gzip objects once, all columns (`landing_reader`),
+        into `<home>/tmp/raw-stage/dt=<day>/<listing hash>/`; every later block over that
+        folder (the events asset, the raw quality checks, the next backfill chunk's folder
+        D+1) reads the Parquet instead, as long as the folder's listing (names, sizes,
+        mtimes) is unchanged.  Extracting the JSON columns is most
         of a scan's cost, so doing it once beats a narrower read per consumer (`columns`
         is therefore not needed here).  Stages unused for `STAGE_KEEP_S` go.
         """
@@ -344,20 +345,19 @@ class LocalEngine(Engine):
         damaged: dict[str, dict[str, list[str]]] = {
             day: {"truncated_files": [], "unreadable_files": []} for day in wanted}
 
-        def stage_piece(task: tuple[str, int, list[Path]]) -> tuple[str, landing_reader.Piece]:
+        def stage_piece(task: tuple[str, int, list[Path]]) -> tuple[str, list[Path], list[Path]]:
             day, n, files = task
             piece = landing_reader.read_piece(day, files)
             folder = work / f"dt={day}"
             folder.mkdir(parents=True, exist_ok=True)
             pq.write_table(piece.table, folder / f"part-{n}.parquet", compression="zstd")
-            return day, piece
+            return day, piece.truncated, piece.unreadable  # not the rows: they are on disk
 
         try:
             with ThreadPoolExecutor(self.threads, thread_name_prefix="raw-stage") as pool:
-                for day, piece in pool.map(stage_piece, tasks):
-                    found = damaged[day]
-                    found["truncated_files"] += [f"dt={day}/{f.name}" for f in piece.truncated]
-                    found["unreadable_files"] += [f"dt={day}/{f.name}" for f in piece.unreadable]
+                for day, truncated, unreadable in pool.map(stage_piece, tasks):
+                    damaged[day]["truncated_files"] += [f"dt={day}/{f.name}" for f in truncated]
+                    damaged[day]["unreadable_files"] += [f"dt={day}/{f.name}" for f in unreadable]
             pa.default_memory_pool().release_unused()
             for day, key in keys.items():
                 if day not in wanted:
