@@ -58,7 +58,7 @@ from orchestration.tables import (
 
 LOCK_TIMEOUT_S = 600
 _SNIFF_BYTES = 4096  # read a gzip object in small steps until its first line is out
-PATH_COLUMN = '"$path"'  # the object a raw row came from, named as Athena names it
+PATH_COLUMN = f'"{landing_reader.PATH_COLUMN}"'  # quoted for SQL: `$` is not an identifier
 STAGE_KEEP_S = 2 * 3600  # a landing folder's staged copy unused this long is deleted
 STAGE_REPLACED_KEEP_S = 600  # an outdated copy may still be read by a running block
 
