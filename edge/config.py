@@ -16,6 +16,9 @@ from pathlib import Path
 BAKED_CONFIG_FILE = Path(__file__).with_name("edge_config.json")
 
 
+BACKENDS = ("local", "athena", "trino")
+
+
 class ConfigError(ValueError):
     """A setting a user gave is unusable; the message says what to do."""
 
@@ -23,7 +26,7 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class Settings:
     home: Path
-    backend: str = "local"  # local | athena
+    backend: str = "local"  # local | athena | trino
     partitions_start: str = "2024-01-01"
     aws_region: str | None = None
     athena_workgroup: str | None = None
@@ -38,6 +41,9 @@ class Settings:
     firehose_buffer_seconds: float = 60.0
     firehose_buffer_bytes: int = 5 * 1024 * 1024
     aws_endpoint_url: str | None = None
+    trino_url: str | None = None  # http(s)://[user@]host:port of the coordinator
+    trino_catalog: str = "hive"  # a Hive connector catalog whose metastore is Glue
+    trino_user: str = "edgestats"
 
     @property
     def landing(self) -> Path:
@@ -59,10 +65,17 @@ class Settings:
     def from_env(cls, env: dict | None = None) -> Settings:
         e = os.environ if env is None else env
         backend = e.get("EDGESTATS_BACKEND", "local").strip().lower() or "local"
-        if backend not in ("local", "athena"):
+        if backend not in BACKENDS:
             raise ConfigError(
-                f"EDGESTATS_BACKEND={backend!r} is not known; set it to 'local' or 'athena'"
+                f"EDGESTATS_BACKEND={backend!r} is not known; set it to 'local', 'athena' or "
+                "'trino'"
             )
+        database = e.get("EDGESTATS_GLUE_DATABASE") or e.get("EDGESTATS_TRINO_SCHEMA") or "edgestats"
+        schema = e.get("EDGESTATS_TRINO_SCHEMA")
+        if schema and schema != database:
+            raise ConfigError(
+                f"EDGESTATS_TRINO_SCHEMA={schema!r} and EDGESTATS_GLUE_DATABASE={database!r} "
+                "name the same thing (the Glue database is the Trino schema); set one")
         crawler_mode = e.get("EDGESTATS_CRAWLER_MODE", "partition-api")
         if crawler_mode not in ("crawler", "partition-api"):
             raise ConfigError(
@@ -88,7 +101,7 @@ class Settings:
             partitions_start=e.get("EDGESTATS_PARTITIONS_START", "2024-01-01"),
             aws_region=e.get("EDGESTATS_AWS_REGION") or e.get("AWS_REGION") or e.get("AWS_DEFAULT_REGION"),
             athena_workgroup=e.get("EDGESTATS_ATHENA_WORKGROUP"),
-            athena_database=e.get("EDGESTATS_GLUE_DATABASE", "edgestats"),
+            athena_database=database,
             athena_output=e.get("EDGESTATS_ATHENA_OUTPUT"),
             landing_uri=e.get("EDGESTATS_LANDING_URI"),
             warehouse_uri=e.get("EDGESTATS_WAREHOUSE_URI"),
@@ -98,7 +111,11 @@ class Settings:
             firehose_stream=e.get("EDGESTATS_FIREHOSE_STREAM", "edgestats"),
             firehose_buffer_seconds=number("EDGESTATS_FIREHOSE_BUFFER_SECONDS", 60.0, 1.0),
             firehose_buffer_bytes=int(number("EDGESTATS_FIREHOSE_BUFFER_BYTES", 5 * 1024 * 1024, 1)),
-            aws_endpoint_url=e.get("EDGESTATS_AWS_ENDPOINT_URL"),
+            # AWS_ENDPOINT_URL: the SDKs' standard name, for S3-compatible storage
+            aws_endpoint_url=e.get("EDGESTATS_AWS_ENDPOINT_URL") or e.get("AWS_ENDPOINT_URL"),
+            trino_url=e.get("EDGESTATS_TRINO_URL"),
+            trino_catalog=e.get("EDGESTATS_TRINO_CATALOG") or "hive",
+            trino_user=e.get("EDGESTATS_TRINO_USER") or "edgestats",
         )
 
 
@@ -121,6 +138,9 @@ ENV_VARS: dict[str, str] = {
     "firehose_buffer_seconds": "EDGESTATS_FIREHOSE_BUFFER_SECONDS",
     "firehose_buffer_bytes": "EDGESTATS_FIREHOSE_BUFFER_BYTES",
     "aws_endpoint_url": "EDGESTATS_AWS_ENDPOINT_URL",
+    "trino_url": "EDGESTATS_TRINO_URL",
+    "trino_catalog": "EDGESTATS_TRINO_CATALOG",
+    "trino_user": "EDGESTATS_TRINO_USER",
 }
 
 

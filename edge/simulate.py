@@ -996,15 +996,18 @@ def simulate_to_landing(
     return summary
 
 
-def run_cli(args, settings) -> int:
-    """`edgestats simulate --start D --days N --pageviews-per-day K [--seed S]`."""
+def run_cli(args, settings, landing: Path | None = None, shown: str | None = None) -> int:
+    """`edgestats simulate --start D --days N --pageviews-per-day K [--seed S]` into the
+    folder `landing` (default: the local landing zone), named `shown` in the summary."""
+    landing = landing or settings.landing
+    shown = shown or str(landing)
     try:
         s = simulate_to_landing(
-            settings.landing, args.start, args.days, args.pageviews_per_day, args.seed,
+            landing, args.start, args.days, args.pageviews_per_day, args.seed,
             settings.firehose_stream, buffer_bytes=settings.firehose_buffer_bytes,
         )
     except OSError as e:
-        raise ConfigError(f"cannot write the landing zone {settings.landing}: {e.strerror or e}; "
+        raise ConfigError(f"cannot write the landing zone {shown}: {e.strerror or e}; "
                           "check EDGESTATS_HOME") from None
     end = args.start + dt.timedelta(days=args.days - 1)
     rate = s["events"] / s["seconds"] if s["seconds"] else 0.0
@@ -1012,6 +1015,6 @@ def run_cli(args, settings) -> int:
         f"simulated {args.start}..{end}: {s['events']:,} events ({s['pageviews']:,} page views, "
         f"{s['custom_events']:,} custom, {s['bots']:,} bot, {s['duplicates']:,} duplicates; "
         f"{s['skipped']:,} assets/errors skipped) in {s['objects']:,} objects under "
-        f"{settings.landing} in {s['seconds']:.1f} s ({rate:,.0f} events/s)"
+        f"{shown} in {s['seconds']:.1f} s ({rate:,.0f} events/s)"
     )
     return 0

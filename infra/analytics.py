@@ -1,10 +1,11 @@
 """Catalog and query side (analytics region): Glue, Athena, the warehouse, the Dagster role.
 
-`raw_events` is an external JSON table over the landing zone whose columns come from
-`edge.schema.FIELDS`; its partitions (dt = Firehose arrival day) are added either by the
-crawler (S3 target `events/`, narrowed per run; see `infra/crawler.py`) or by the
-partition API.  The warehouse tables are Parquet, partitioned by `dt`, written by
-Athena `INSERT INTO`.
+The tables are `edge.catalog`'s, the one declaration the Trino stack and the tests use
+too: `landing_events`, the landing zone as text lines (the pipeline reads it through the
+`raw_events` view, which types each line strictly in SQL and which the backend keeps
+current); its partitions (dt = Firehose arrival day) are added either by the crawler (S3
+target `events/`, narrowed per run; see `infra/crawler.py`) or by the partition API.  The
+warehouse tables are Parquet, partitioned by `dt`, written by Athena `INSERT INTO`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from edge import catalog
+from edge.catalog import LANDING_TABLE
 from infra import crawler
 from infra.common import (
     EVENTS_PREFIX,
@@ -27,18 +30,13 @@ from infra.common import (
     secure_bucket,
 )
 from infra.options import InfraOptions
-from infra.tables import PARTITION_KEY, RAW_EVENTS, raw_event_columns, warehouse_tables
-
-JSON_SERDE = "org.openx.data.jsonserde.JsonSerDe"
-TEXT_INPUT = "org.apache.hadoop.mapred.TextInputFormat"
-TEXT_OUTPUT = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
-PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
-PARQUET_INPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
-PARQUET_OUTPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
 
 
-def _columns(cols) -> list[glue.CfnTable.ColumnProperty]:
-    return [glue.CfnTable.ColumnProperty(name=n, type=t) for n, t in cols]
+def _table_id(name: str) -> str:
+    """The construct id of a Glue table (kept from earlier releases, so updates replace none)."""
+    if name == LANDING_TABLE:
+        return "LandingEvents"
+    return f"Table{name.title().replace('_', '')}"
 
 
 class AnalyticsStack(Stack):
@@ -65,51 +63,18 @@ class AnalyticsStack(Stack):
                 name=db_name, description="edgestats: raw events, clean events, daily summaries"),
         )
         self.tables: dict[str, glue.CfnTable] = {}
-        raw = glue.CfnTable(
-            self, "RawEvents", catalog_id=Aws.ACCOUNT_ID, database_name=db_name,
-            table_input=glue.CfnTable.TableInputProperty(
-                name=RAW_EVENTS,
-                description="Firehose output: NDJSON canonical events, gzip; dt = arrival day",
-                table_type="EXTERNAL_TABLE",
-                parameters={"classification": "json", "compressionType": "gzip",
-                            "typeOfData": "file"},
-                partition_keys=_columns([PARTITION_KEY]),
-                storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
-                    columns=_columns(raw_event_columns()),
-                    location=f"s3://{landing.bucket_name}/{EVENTS_PREFIX}",
-                    input_format=TEXT_INPUT,
-                    output_format=TEXT_OUTPUT,
-                    compressed=True,
-                    serde_info=glue.CfnTable.SerdeInfoProperty(
-                        serialization_library=JSON_SERDE,
-                        parameters={"ignore.malformed.json": "true"},
-                    ),
-                ),
-            ),
-        )
-        raw.add_resource_dependency(database)
-        self.tables[RAW_EVENTS] = raw
-        for name, cols in warehouse_tables().items():
+        inputs = catalog.table_inputs(f"s3://{landing.bucket_name}",
+                                      f"s3://{self.warehouse.bucket_name}")
+        for name, table_input in inputs.items():
             table = glue.CfnTable(
-                self, f"Table{name.title().replace('_', '')}", catalog_id=Aws.ACCOUNT_ID,
-                database_name=db_name,
-                table_input=glue.CfnTable.TableInputProperty(
-                    name=name,
-                    table_type="EXTERNAL_TABLE",
-                    parameters={"classification": "parquet", "parquet.compression": "SNAPPY"},
-                    partition_keys=_columns([PARTITION_KEY]),
-                    storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
-                        columns=_columns(cols),
-                        location=f"s3://{self.warehouse.bucket_name}/{name}/",
-                        input_format=PARQUET_INPUT,
-                        output_format=PARQUET_OUTPUT,
-                        serde_info=glue.CfnTable.SerdeInfoProperty(
-                            serialization_library=PARQUET_SERDE),
-                    ),
-                ),
-            )
+                self, _table_id(name), catalog_id=Aws.ACCOUNT_ID, database_name=db_name,
+                table_input=glue.CfnTable.TableInputProperty(name=name))
+            # the API-shaped TableInput of edge.catalog, the one declaration (CloudFormation's
+            # AWS::Glue::Table takes the Glue API's TableInput as it is)
+            table.add_property_override("TableInput", table_input)
             table.add_resource_dependency(database)
             self.tables[name] = table
+        raw = self.tables[LANDING_TABLE]
 
         crawler_name = f"{opts.prefix}-raw-events"
         crawler_role = iam.Role(self, "CrawlerRole",
@@ -120,7 +85,7 @@ class AnalyticsStack(Stack):
                      "glue:BatchCreatePartition", "glue:UpdatePartition",
                      "glue:BatchUpdatePartition"],
             resources=[catalog_arn, database_arn,
-                       f"arn:{Aws.PARTITION}:glue:{region}:{Aws.ACCOUNT_ID}:table/{db_name}/{RAW_EVENTS}"],
+                       f"arn:{Aws.PARTITION}:glue:{region}:{Aws.ACCOUNT_ID}:table/{db_name}/{LANDING_TABLE}"],
         ))
         crawler_role.add_to_policy(iam.PolicyStatement(
             actions=["s3:ListBucket"], resources=[landing.bucket_arn],
@@ -141,7 +106,7 @@ class AnalyticsStack(Stack):
                               landing.arn_for_objects(f"{EVENTS_PREFIX}*"), crawler_logs)
         self.crawler = glue.CfnCrawler(
             self, "Crawler", name=crawler_name, role=crawler_role.role_arn,
-            description="Adds dt partitions to raw_events; the Dagster runtime points its "
+            description="Adds dt partitions to landing_events; the Dagster runtime points its "
                         "S3 target at the day folders of each run",
             database_name=db_name,
             table_prefix=crawler.TABLE_PREFIX,

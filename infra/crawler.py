@@ -1,12 +1,12 @@
-"""How the `raw_events` crawler is deployed; plain values, so the Athena backend's moto
+"""How the `landing_events` crawler is deployed; plain values, so the Athena backend's moto
 tests deploy the very same crawler without loading the CDK.
 
 The crawler has an S3 target on the landing zone's `events/` folder, so the backend can
 narrow it to the day folders of a run (`UpdateCrawler`; a catalog-target crawler always
 crawls the table's whole location).  The rest keeps it writing to the deployed
-`raw_events` table and nothing else, whatever folder it is pointed at:
+`landing_events` table and nothing else, whatever folder it is pointed at:
 
-- `TablePrefix` "raw_" + the `events/` folder = the table name `raw_events`;
+- `TablePrefix` "landing_" + the `events/` folder = the table name `landing_events`;
 - `TableLevelConfiguration` puts the table root at `events/` (the bucket is level 1,
   `events/` level 2), not at the `dt=D/` folder a narrowed target starts from;
 - `TableThreshold` 1: a crawl that would find a second table fails and writes nothing;
@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 
 EVENTS_FOLDER = "events/"
-TABLE_PREFIX = "raw_"
+TABLE_PREFIX = "landing_"
 # Athena skips objects whose names start with "_" or "."; the crawler does the same.
 EXCLUSIONS = ("**/_*", "**/.*")
 SCHEMA_CHANGE_POLICY = {"UpdateBehavior": "LOG", "DeleteBehavior": "LOG"}

@@ -85,8 +85,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     cmd = args.command
     if cmd == "simulate":
         from edge.simulate import run_cli
+        from orchestration import landing_store
 
-        return run_cli(args, settings)
+        with landing_store.landing_folder(settings) as folder:
+            return run_cli(args, settings, folder, landing_store.where(settings))
     if cmd == "collect":
         from edge.collector import run_cli
 

@@ -19,8 +19,9 @@ import sqlglot
 from sqlglot import exp
 
 from edge.config import Settings
+from orchestration.backends import make_engine
 from orchestration.cli import UsageError
-from orchestration.engine import MAX_PARTITIONS_PER_STATEMENT, DayRange, QueryResult, make_engine
+from orchestration.engine import MAX_PARTITIONS_PER_STATEMENT, DayRange, QueryResult
 
 JOB_NAME = "edgestats_daily"
 DEMO_DAYS = 7

@@ -1,4 +1,4 @@
-"""The warehouse engine: one interface, two backends (DESIGN sections 5 and 7).
+"""The warehouse engine: one interface, three backends (design.md, "Backends").
 
 Assets never talk to DuckDB, Athena, Glue or S3 directly; they talk to an `Engine`.
 They render the pipeline's SQL themselves (`orchestration.statements`, Athena/Trino
@@ -7,8 +7,10 @@ backend holds no pipeline logic, only storage mechanics:
 
 - `local` (default, `orchestration/backends/local.py`): DuckDB in-process, folders
   under `$EDGESTATS_HOME`; statements are transpiled by sqlglot to DuckDB.
-- `athena` (`orchestration/backends/athena.py`): statements run as they are through
-  pyathena; the landing zone and warehouse are S3 prefixes, tables live in Glue.
+- `athena` and `trino` (`orchestration/backends/athena.py`, `trino.py`, sharing
+  `catalog.py`): statements run as they are through pyathena or the Trino client; the
+  landing zone and warehouse are S3 prefixes, tables live in Glue.  The factory,
+  `orchestration.backends.make_engine`, sits beside them.
 
 Tables every backend exposes under these names (columns: `orchestration.tables`):
 
@@ -41,10 +43,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from edge.config import ConfigError, Settings
 from edge.schema import COLUMNS
 
 MAX_PARTITIONS_PER_STATEMENT = 100  # Athena: an INSERT INTO may write at most 100 partitions
+
+# Glue runs one crawl of a crawler at a time: the asset that may start the raw partitions'
+# crawler belongs to this Dagster pool, whose limit must be 1 (the instance's
+# `concurrency: pools:`; the catalog backends also wait for a crawl already running).
+CRAWLER_POOL = "glue_crawler"
 
 _ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # ASCII digits, nothing around them
 
@@ -245,7 +251,7 @@ class Engine(abc.ABC):
         shares one read of the landing zone (local: a staged Parquet copy per folder,
         kept for later blocks while the folder's listing is unchanged; a truncated gzip
         is salvaged up to its damage).  `columns`: the event columns those statements
-        read, when not all (a backend may then read only these, plus `dt` and `"$path"`).
+        read, when not all (a backend may then read only these, plus `dt` and `object_path`).
         Athena reads S3 per query, so by default this does nothing and reports nothing.
         """
         yield RawScan()
@@ -278,20 +284,3 @@ class Engine(abc.ABC):
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def make_engine(settings: Settings) -> Engine:
-    """The backend `settings.backend` names."""
-    if settings.backend == "local":
-        from orchestration.backends.local import LocalEngine
-
-        return LocalEngine(settings)
-    if settings.backend == "athena":
-        try:
-            from orchestration.backends.athena import AthenaEngine
-        except ImportError as e:
-            raise ConfigError(
-                f"the athena backend is not available ({e}); set EDGESTATS_BACKEND=local"
-            ) from None
-        return AthenaEngine(settings)
-    raise ConfigError(f"EDGESTATS_BACKEND={settings.backend!r} is not known; use local or athena")

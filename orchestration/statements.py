@@ -15,7 +15,7 @@ from pathlib import Path
 
 from edge.schema import COLUMNS, EVENT_TYPES, REQUIRED, SCHEMA_VERSION
 from orchestration.engine import DayRange
-from orchestration.tables import SUMMARY_TABLES
+from orchestration.tables import RAW_EVENT_COLUMNS, SUMMARY_TABLES
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -33,6 +33,8 @@ RAW_QUALITY_STATEMENTS: tuple[str, ...] = (
 QUALITY_STATEMENTS: tuple[str, ...] = (
     *RAW_QUALITY_STATEMENTS, "check_volume_anomaly", "check_bot_share", "check_geo_coverage",
 )
+# the definition of the raw_events view the Athena and Trino backends keep (not a pipeline step)
+VIEW_STATEMENTS: tuple[str, ...] = ("raw_events",)
 STATEMENTS: tuple[str, ...] = (
     "raw_events_profile", "events", *SUMMARY_STATEMENTS, *CHECK_STATEMENTS, *QUALITY_STATEMENTS
 )
@@ -86,6 +88,21 @@ def _invalid_reason() -> str:
     return "(CASE " + " ".join(whens) + " END)"
 
 
+def _typed_value(name: str, kind: str) -> str:
+    """Column `name` from the parsed line `doc` (a map of JSON values), NULL unless its
+    JSON type is the column's: strings stay strings, integers must be integer literals
+    that fit, booleans must be true or false."""
+    value = f"element_at(doc, '{identifier(name)}')"
+    if kind == "string":
+        return f"CASE WHEN json_format({value}) LIKE '\"%' THEN CAST({value} AS varchar) END"
+    if kind == "boolean":
+        return f"CASE json_format({value}) WHEN 'true' THEN true WHEN 'false' THEN false END"
+    if kind == "int":
+        return (f"CASE WHEN regexp_like(json_format({value}), '^-?[0-9]+$') "
+                f"THEN try_cast(json_format({value}) AS integer) END")
+    raise ValueError(f"no strict JSON reading for column type {kind!r}")
+
+
 def schema_fragments() -> dict[str, str]:
     """SQL pieces derived from `edge.schema`, so no template restates the field list.
 
@@ -97,14 +114,23 @@ def schema_fragments() -> dict[str, str]:
         "valid_event": _validity(),
         "r_valid_event": _validity("r."),
         "invalid_reason": _invalid_reason(),
+        "typed_event_columns": ", ".join(
+            f"{_typed_value(n, t)} AS {identifier(n)}" for n, t in RAW_EVENT_COLUMNS),
     }
 
 
 @cache
 def template(name: str) -> str:
-    if name not in STATEMENTS:
+    if name not in STATEMENTS and name not in VIEW_STATEMENTS:
         raise ValueError(f"no SQL statement named {name!r}")
     return (SQL_DIR / f"{name}.sql").read_text()
+
+
+def view(name: str) -> str:
+    """The SELECT of view `name` (no day placeholders: a view covers every partition)."""
+    if name not in VIEW_STATEMENTS:
+        raise ValueError(f"no view named {name!r}")
+    return _fill(name, schema_fragments())
 
 
 def render(name: str, days: DayRange) -> str:
@@ -124,7 +150,10 @@ def render(name: str, days: DayRange) -> str:
         "folder_end": (days.end + one).isoformat(),
         **schema_fragments(),
     }
+    return _fill(name, values)
 
+
+def _fill(name: str, values: dict[str, str]) -> str:
     def fill(m: re.Match) -> str:
         key = m.group(1)
         if key not in values:

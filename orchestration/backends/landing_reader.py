@@ -34,11 +34,11 @@ try:  # ISA-L's inflate: ~3x zlib's speed, same result
 except ImportError:  # pragma: no cover - isal is a dependency; plain gzip still works
     import gzip as _gzip
 
-PATH_COLUMN = "$path"  # the object a row came from, named as Athena names it
+PATH_COLUMN = "object_path"  # the object a row came from (the view's name for Athena's "$path")
 ARROW_TYPES = {"int": pa.int32(), "bigint": pa.int64(), "string": pa.string(),
                "boolean": pa.bool_()}
 EVENT_SCHEMA = pa.schema([(n, ARROW_TYPES[t]) for n, t in RAW_EVENT_COLUMNS])
-# `dt` and `$path` repeat a few values: dictionary-encoded, as Parquet stores them anyway
+# `dt` and `object_path` repeat a few values: dictionary-encoded, as Parquet stores them anyway
 _NAMES = pa.dictionary(pa.int32(), pa.string())
 STAGED_SCHEMA = EVENT_SCHEMA.append(pa.field(PARTITION_COLUMN, _NAMES)).append(
     pa.field(PATH_COLUMN, _NAMES))
@@ -95,7 +95,11 @@ def salvage(data: bytes) -> bytes:
 
 def inflate(path: Path) -> tuple[bytes, str]:
     """An object's NDJSON text ending in a newline, and `ok`, `truncated` or `unreadable`."""
-    raw = path.read_bytes()
+    return inflate_bytes(path.read_bytes())
+
+
+def inflate_bytes(raw: bytes) -> tuple[bytes, str]:
+    """`inflate` of an object's bytes (the S3 backends repair objects with it)."""
     if not raw:  # not even a gzip header (Python's inflate reads b"" as empty text)
         return b"", "unreadable"
     try:
@@ -103,6 +107,8 @@ def inflate(path: Path) -> tuple[bytes, str]:
     except (OSError, EOFError, zlib.error, ValueError):
         text = salvage(raw)
         state = "truncated" if text else "unreadable"
+    if b"\r" in text:  # a line ends at LF, CR or CR LF, as Hadoop's text reader (Athena,
+        text = text.replace(b"\r\n", b"\n").replace(b"\r", b"\n")  # Trino) splits them
     if text and not text.endswith(b"\n"):
         text += b"\n"
     return text, state
@@ -153,7 +159,7 @@ def _repeated(values: list[str], counts: list[int]) -> pa.Array:
 
 
 def _with_origin(table: pa.Table, day: str, files: list[Path], counts: list[int]) -> pa.Table:
-    """The table plus `dt` (the folder's day) and `$path` (each row's object)."""
+    """The table plus `dt` (the folder's day) and `object_path` (each row's object)."""
     return (table.append_column(PARTITION_COLUMN, _repeated([day], [table.num_rows]))
             .append_column(PATH_COLUMN, _repeated([str(f) for f in files], counts)))
 

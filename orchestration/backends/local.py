@@ -58,7 +58,7 @@ from orchestration.tables import (
 
 LOCK_TIMEOUT_S = 600
 _SNIFF_BYTES = 4096  # read a gzip object in small steps until its first line is out
-PATH_COLUMN = f'"{landing_reader.PATH_COLUMN}"'  # quoted for SQL: `$` is not an identifier
+PATH_COLUMN = landing_reader.PATH_COLUMN
 STAGE_KEEP_S = 2 * 3600  # a landing folder's staged copy unused this long is deleted
 STAGE_REPLACED_KEEP_S = 600  # an outdated copy may still be read by a running block
 
@@ -235,8 +235,8 @@ class LocalEngine(Engine):
     @staticmethod
     def _read_json(sources: list[Path], columns: tuple[str, ...] | None = None) -> str:
         """DuckDB's NDJSON reader over files or globs, typed from `edge.schema`, with each
-        row's file as `"$path"` (Athena's hidden column: the quality checks read the
-        Firehose arrival time from the object name)."""
+        row's file as `object_path` (Athena's hidden `"$path"`, as the raw_events view names
+        it: the quality checks read the Firehose arrival time from the object name)."""
         read = [c for c in RAW_EVENT_COLUMNS if columns is None or c[0] in columns]
         if not sources:
             return (f"SELECT *, CAST(NULL AS VARCHAR) AS {PATH_COLUMN} "  # noqa: S608 - constants

@@ -6,7 +6,13 @@ from collections.abc import Sequence
 
 import dagster as dg
 
-from orchestration.engine import MAX_PARTITIONS_PER_STATEMENT, DayRange, QueryResult, WriteResult
+from orchestration.engine import (  # noqa: F401 - CRAWLER_POOL: the assets take it from here
+    CRAWLER_POOL,
+    MAX_PARTITIONS_PER_STATEMENT,
+    DayRange,
+    QueryResult,
+    WriteResult,
+)
 
 # Backfill policies are beta and partitioned asset checks preview in Dagster 1.13; both
 # are what the pipeline needs, and the warnings would print on every CLI run.
@@ -19,10 +25,6 @@ warnings.filterwarnings("ignore", message=r".*partitions_def on an AssetCheckSpe
 # (`concurrency: pools:` in dagster.yaml).
 WAREHOUSE_POOL = "edgestats_warehouse"
 
-# Glue runs one crawl of a crawler at a time: the asset that may start the raw_events
-# crawler belongs to this pool, whose limit must be 1 (docs/deploy.md; the Athena backend
-# also waits for a crawl already running).
-CRAWLER_POOL = "glue_crawler"
 
 # A backfill runs as few runs as possible, each at most one statement's worth of days.
 BACKFILL_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=MAX_PARTITIONS_PER_STATEMENT)

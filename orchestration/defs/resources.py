@@ -14,7 +14,8 @@ import dagster as dg
 from pydantic import Field
 
 from edge.config import ENV_VARS, Settings, env_vars_set
-from orchestration.engine import Engine, make_engine
+from orchestration.backends import make_engine
+from orchestration.engine import Engine
 
 # the settings the engine backends read; the Firehose ones belong to the edge
 ENGINE_FIELDS = (
@@ -30,14 +31,17 @@ ENGINE_FIELDS = (
     "crawler_mode",
     "crawler_timeout_seconds",
     "aws_endpoint_url",
+    "trino_url",
+    "trino_catalog",
+    "trino_user",
 )
 
 
 class EngineResource(dg.ConfigurableResource):
-    """Opens the configured `orchestration.engine.Engine` (local DuckDB or Athena)."""
+    """Opens the configured `orchestration.engine.Engine` (local DuckDB, Athena or Trino)."""
 
     home: str | None = Field(default=None, description="EDGESTATS_HOME")
-    backend: str | None = Field(default=None, description="EDGESTATS_BACKEND: local | athena")
+    backend: str | None = Field(default=None, description="EDGESTATS_BACKEND: local | athena | trino")
     aws_region: str | None = Field(default=None, description="EDGESTATS_AWS_REGION")
     athena_workgroup: str | None = Field(default=None, description="EDGESTATS_ATHENA_WORKGROUP")
     athena_database: str | None = Field(default=None, description="EDGESTATS_GLUE_DATABASE")
@@ -50,6 +54,9 @@ class EngineResource(dg.ConfigurableResource):
         default=None, description="EDGESTATS_CRAWLER_TIMEOUT_SECONDS"
     )
     aws_endpoint_url: str | None = Field(default=None, description="EDGESTATS_AWS_ENDPOINT_URL")
+    trino_url: str | None = Field(default=None, description="EDGESTATS_TRINO_URL")
+    trino_catalog: str | None = Field(default=None, description="EDGESTATS_TRINO_CATALOG")
+    trino_user: str | None = Field(default=None, description="EDGESTATS_TRINO_USER")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "EngineResource":

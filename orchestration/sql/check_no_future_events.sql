@@ -7,10 +7,10 @@
 WITH timed AS (
     SELECT
         dt AS day,
-        regexp_extract("$path", '[^/]+$') AS object,
+        regexp_extract(object_path, '[^/]+$') AS object,
         try(date_parse(event_time, '%Y-%m-%dT%H:%i:%s.%fZ')) AS event_ts,
         try(date_parse(regexp_extract(
-            "$path", '([0-9]{4}-[0-9]{2}-[0-9]{2}-[0-9]{2}-[0-9]{2}-[0-9]{2})-[^/]*$', 1),
+            object_path, '([0-9]{4}-[0-9]{2}-[0-9]{2}-[0-9]{2}-[0-9]{2}-[0-9]{2})-[^/]*$', 1),
             '%Y-%m-%d-%H-%i-%s')) AS named_ts
     FROM raw_events
     WHERE dt BETWEEN '{{start}}' AND '{{end}}' AND {{valid_event}}

@@ -4,7 +4,7 @@
 WITH bad AS (
     SELECT
         dt AS day,
-        regexp_extract("$path", '[^/]+$') AS object,
+        regexp_extract(object_path, '[^/]+$') AS object,
         {{invalid_reason}} AS reason
     FROM raw_events
     WHERE dt BETWEEN '{{start}}' AND '{{end}}'

@@ -48,7 +48,7 @@ def test_settings_defaults_and_errors(tmp_path):
     s = Settings.from_env({"EDGESTATS_HOME": str(tmp_path)})
     assert s.backend == "local" and s.landing == tmp_path / "landing"
     assert s.dagster_home == tmp_path / "dagster"
-    with pytest.raises(ConfigError, match="set it to 'local' or 'athena'"):
+    with pytest.raises(ConfigError, match="set it to 'local', 'athena' or 'trino'"):
         Settings.from_env({"EDGESTATS_BACKEND": "spark"})
     with pytest.raises(ConfigError, match="at least 1.0"):
         Settings.from_env({"EDGESTATS_FIREHOSE_BUFFER_SECONDS": "0.5"})

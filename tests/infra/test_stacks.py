@@ -9,6 +9,7 @@ import subprocess
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from edge import catalog
 from edge.logformat import RECOMMENDED_STREAM_FIELDS
 from edge.schema import FIELDS
 from edge.tables import WAREHOUSE_TABLES
@@ -314,14 +315,35 @@ def _tables(synth) -> dict[str, dict]:
             for r in resources(t, "AWS::Glue::Table").values()}
 
 
-def test_raw_events_columns_are_derived_from_the_edge_schema(synth):
-    raw = _tables(synth)["raw_events"]
-    glue_type = {"int": "int", "string": "string", "bool": "boolean"}
-    assert raw["StorageDescriptor"]["Columns"] == [
-        {"Name": f.name, "Type": glue_type[f.type]} for f in FIELDS]
-    assert raw["PartitionKeys"] == [{"Name": "dt", "Type": "string"}]
+def test_deployed_tables_are_edge_catalogs_table_inputs(synth):
+    """The stack deploys exactly edge.catalog's TableInputs (the Trino stack and the tests
+    create the same ones through the Glue API); only the bucket names are the stack's."""
+    def joined(value) -> str:  # Fn::Join of strings and Refs, the Refs as <name>
+        parts = value["Fn::Join"][1] if isinstance(value, dict) else [value]
+        return "".join(p if isinstance(p, str) else f"<{p['Ref']}>" for p in parts)
+
+    roots = {"LANDING": "s3://edgestats-landing-<AWS::AccountId>-eu-west-1",
+             "WAREHOUSE": "s3://<Warehouse50B5FE91>"}
+    expected = catalog.table_inputs(*roots)
+    deployed = _tables(synth)
+    assert sorted(deployed) == sorted(expected)
+    for name, table_input in deployed.items():
+        got = json.loads(json.dumps(table_input))
+        location = joined(got["StorageDescriptor"].pop("Location"))
+        want = json.loads(json.dumps(expected[name]))
+        root, folder = want["StorageDescriptor"].pop("Location").rstrip("/").split("/")
+        assert location == f"{roots[root]}/{folder}/", name
+        assert got == want, name
+
+
+def test_landing_table_keeps_each_line_whole_and_types_nothing(synth):
+    raw = _tables(synth)["landing_events"]
     sd = raw["StorageDescriptor"]
-    assert sd["SerdeInfo"]["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"
+    assert sd["Columns"] == [{"Name": "line", "Type": "string"}]
+    assert raw["PartitionKeys"] == [{"Name": "dt", "Type": "string"}]
+    assert sd["SerdeInfo"] == {"SerializationLibrary":
+                               "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe",
+                               "Parameters": {"field.delim": "\n", "serialization.format": "\n"}}
     assert sd["Location"] == {"Fn::Join": ["", ["s3://edgestats-landing-",
                                                  {"Ref": "AWS::AccountId"}, "-eu-west-1/events/"]]}
 
@@ -329,10 +351,10 @@ def test_raw_events_columns_are_derived_from_the_edge_schema(synth):
 def test_warehouse_tables_are_parquet_partitioned_by_dt(synth):
     tables = _tables(synth)
     assert sorted(tables) == sorted([
-        "raw_events", "events", "site_daily", "page_daily", "source_daily", "geo_daily",
+        "landing_events", "events", "site_daily", "page_daily", "source_daily", "geo_daily",
         "tech_daily", "site_hourly", "event_daily", "bot_daily"])
     for name, t in tables.items():
-        if name == "raw_events":
+        if name == "landing_events":
             continue
         assert t["PartitionKeys"] == [{"Name": "dt", "Type": "string"}]
         assert t["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"].endswith(
@@ -358,17 +380,17 @@ def test_glue_tables_are_the_one_declaration(synth):
         assert got == [{"Name": n, "Type": t} for n, t in columns], name
 
 
-def test_crawler_targets_the_events_folder_and_writes_only_raw_events(synth):
+def test_crawler_targets_the_events_folder_and_writes_only_landing_events(synth):
     crawler = only(synth.template("Analytics"), "AWS::Glue::Crawler")
     assert crawler["Name"] == "edgestats-raw-events"
     assert crawler["DatabaseName"] == "edgestats"
     # an S3 target the runtime can narrow to day folders; TablePrefix + the events/
-    # folder name the deployed table, so crawls land in raw_events and nowhere else
+    # folder name the deployed table, so crawls land in landing_events and nowhere else
     assert crawler["Targets"] == {"S3Targets": [{
         "Path": {"Fn::Join": ["", ["s3://edgestats-landing-", {"Ref": "AWS::AccountId"},
                                    "-eu-west-1/events/"]]},
         "Exclusions": ["**/_*", "**/.*"]}]}
-    assert crawler["TablePrefix"] + "events" == "raw_events"
+    assert crawler["TablePrefix"] + "events" == "landing_events"
     assert crawler["SchemaChangePolicy"] == {"UpdateBehavior": "LOG", "DeleteBehavior": "LOG"}
     # Glue refuses target changes on an incremental crawler
     assert crawler["RecrawlPolicy"] == {"RecrawlBehavior": "CRAWL_EVERYTHING"}
@@ -382,7 +404,7 @@ def test_crawler_targets_the_events_folder_and_writes_only_raw_events(synth):
     }
     assert "CatalogTargets" not in crawler["Targets"]
     tpl(synth, "Analytics").has_resource_properties("AWS::Glue::Crawler", {
-        "TablePrefix": "raw_",
+        "TablePrefix": "landing_",
         "Targets": {"S3Targets": [Match.object_like({"Exclusions": ["**/_*", "**/.*"]})]},
     })
     # the runtime may retarget it: UpdateCrawler, on this crawler's ARN
@@ -400,14 +422,14 @@ def test_crawler_table_level_counts_the_bucket_as_level_one():
     assert [table_level(f) for f in ("events/", "a/b/", "")] == [2, 3, 1]
 
 
-def test_crawler_role_may_read_events_and_write_only_raw_events_partitions(synth):
+def test_crawler_role_may_read_events_and_write_only_landing_events_partitions(synth):
     t = synth.template("Analytics")
     policy = next(r for k, r in resources(t, "AWS::IAM::Policy").items()
                   if k.startswith("CrawlerRole"))
     sts = policy["Properties"]["PolicyDocument"]["Statement"]
     glue = next(s for s in sts if "glue:BatchCreatePartition" in s["Action"])
     assert "glue:CreateTable" not in glue["Action"] and "glue:DeleteTable" not in glue["Action"]
-    assert flat(glue["Resource"]).count("/raw_events") == 1
+    assert flat(glue["Resource"]).count("/landing_events") == 1
     listing = next(s for s in sts if s["Action"] == "s3:ListBucket")
     assert listing["Condition"] == {"StringLike": {"s3:prefix": ["events/*"]}}
 

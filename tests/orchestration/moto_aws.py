@@ -50,10 +50,11 @@ from moto.glue.models import FakeCrawler, glue_backends
 from moto.glue.responses import GlueResponse
 from moto.server import ThreadedMotoServer
 
+from edge import catalog
 from edge.config import Settings
 from edge.schema import COLUMNS
 from infra import crawler as crawler_infra
-from orchestration.tables import PARTITION_COLUMN, RAW_EVENT_COLUMNS, WAREHOUSE_TABLES
+from orchestration.tables import PARTITION_COLUMN
 
 ACCOUNT = "123456789012"  # moto's default account
 REGION = "eu-west-1"
@@ -247,12 +248,8 @@ class MotoAws:
             self.s3.create_bucket(Bucket=bucket,
                                   CreateBucketConfiguration={"LocationConstraint": REGION})
         self.glue.create_database(DatabaseInput={"Name": DATABASE})
-        self.create_table("raw_events", RAW_EVENT_COLUMNS, f"s3://{LANDING}/events/",
-                          JSON_SERDE, TEXT_INPUT, TEXT_OUTPUT, compressed=True,
-                          serde_parameters={"ignore.malformed.json": "true"})
-        for name, columns in WAREHOUSE_TABLES.items():
-            self.create_table(name, columns, f"s3://{WAREHOUSE}/{name}/",
-                              PARQUET_SERDE, PARQUET_INPUT, PARQUET_OUTPUT)
+        for table_input in catalog.table_inputs(f"s3://{LANDING}", f"s3://{WAREHOUSE}").values():
+            self.glue.create_table(DatabaseName=DATABASE, TableInput=table_input)
         if crawler_targets == "s3":  # what infra/analytics.py deploys
             self.glue.create_crawler(
                 Name=CRAWLER, Role=f"arn:aws:iam::{ACCOUNT}:role/crawler",
@@ -264,7 +261,7 @@ class MotoAws:
         else:  # the catalog-target crawler of earlier deployments
             self.glue.create_crawler(
                 Name=CRAWLER, Role=f"arn:aws:iam::{ACCOUNT}:role/crawler", DatabaseName=DATABASE,
-                Targets={"CatalogTargets": [{"DatabaseName": DATABASE, "Tables": ["raw_events"]}]})
+                Targets={"CatalogTargets": [{"DatabaseName": DATABASE, "Tables": ["landing_events"]}]})
         self.athena.create_work_group(Name=WORKGROUP, Configuration={
             "ResultConfiguration": {"OutputLocation": f"s3://{RESULTS}/results/"},
             "EnforceWorkGroupConfiguration": True})
@@ -314,6 +311,24 @@ class MotoAws:
     def keys(self, bucket: str, prefix: str = "") -> list[str]:
         pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
         return sorted(o["Key"] for p in pages for o in p.get("Contents", []))
+
+    def inserts(self, rows_by_day: dict[str, int], size: int = 64) -> Callable[[str], None]:
+        """An `on_query` effect that does what Athena's INSERT INTO does to S3 and Glue:
+        a Parquet file of `size` bytes under `<table location>dt=D/` and a partition, for
+        each day of `rows_by_day`, in whatever table the statement names (idempotent: moto
+        may store a statement's results more than once)."""
+        def effect(sql: str) -> None:
+            table = sql.split()[2]
+            found = self.glue.get_table(DatabaseName=DATABASE, Name=table)["Table"]
+            sd = found["StorageDescriptor"]
+            bucket, _, prefix = sd["Location"].removeprefix("s3://").partition("/")
+            for day in rows_by_day:
+                self.put(bucket, f"{prefix}dt={day}/{table}-0.parquet", b"P" * size)
+                self.glue.batch_create_partition(  # an existing partition is left as it is
+                    DatabaseName=DATABASE, TableName=table, PartitionInputList=[{
+                        "Values": [day], "StorageDescriptor": {
+                            **sd, "Location": f"{sd['Location']}dt={day}"}}])
+        return effect
 
     def partition_location(self, table: str, day: str) -> str:
         part = self.glue.get_partition(DatabaseName=DATABASE, TableName=table,

@@ -13,9 +13,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 import orchestration.backends.athena as athena_backend
+import orchestration.backends.catalog as catalog_backend
 from edge.config import ConfigError, Settings
 from edge.schema import COLUMNS
 from infra import crawler as crawler_infra
+from orchestration.backends import make_engine
 from orchestration.backends.athena import (
     AthenaBackendError,
     AthenaEngine,
@@ -24,8 +26,8 @@ from orchestration.backends.athena import (
     CrawlerTimeout,
     scan_cost_usd,
 )
-from orchestration.engine import DayRange, make_engine
-from orchestration.statements import QUALITY_STATEMENTS, render
+from orchestration.engine import DayRange
+from orchestration.statements import QUALITY_STATEMENTS, render, view
 from orchestration.tables import SUMMARY_TABLES
 from tests.orchestration.moto_aws import (
     CRAWLER,
@@ -45,6 +47,7 @@ from tests.orchestration.moto_aws import (
 MB = 2**20
 TEN_MB_COST = 10 * MB / 2**40 * 5  # the 10 MB minimum at $5/TB: 5 * 10 / 2**20 dollars
 D1, D2, D3 = "2024-03-01", "2024-03-02", "2024-03-03"
+VIEW_SQL = f"CREATE OR REPLACE VIEW raw_events AS\n{view('raw_events').strip()}"
 SITE_DAILY_COLUMNS = ("site, pageviews, visitors, sessions, bounces, bounce_rate, "
                       "avg_visit_duration_s, views_per_session, dt")
 
@@ -108,19 +111,20 @@ def test_partition_api_registers_each_folder_with_objects(aws, engine):
         (D2, 1, len(partial), [f"s-1-c.gz: missing columns {missing}"]),
         (D3, 0, 0, []),
     ]
-    table = aws.glue.get_table(DatabaseName=DATABASE, Name="raw_events")["Table"]
-    parts = aws.glue.get_partitions(DatabaseName=DATABASE, TableName="raw_events")["Partitions"]
+    table = aws.glue.get_table(DatabaseName=DATABASE, Name="landing_events")["Table"]
+    parts = aws.glue.get_partitions(DatabaseName=DATABASE, TableName="landing_events")["Partitions"]
     assert sorted(p["Values"][0] for p in parts) == [D1, D2]
     for p in parts:
         sd = p["StorageDescriptor"]
         assert sd["Location"] == f"s3://{LANDING}/events/dt={p['Values'][0]}/"
         assert sd["SerdeInfo"] == table["StorageDescriptor"]["SerdeInfo"]
         assert sd["Columns"] == table["StorageDescriptor"]["Columns"]
-    # registering again is a no-op (AlreadyExists is ignored); no crawler, no Athena query
+    # registering again is a no-op (AlreadyExists is ignored); no crawler; the only Athena
+    # statement is the raw_events view, (re)created once per engine
     again = engine.register_raw_partitions(DayRange.of(D1, D3))
     assert [(f.day, f.files) for f in again.folders] == [(D1, 2), (D2, 1), (D3, 0)]
     assert "LastCrawl" not in crawler(aws)
-    assert aws.statements() == []
+    assert aws.statements() == [VIEW_SQL]
 
 
 def test_sniffing_reads_a_long_first_line_in_steps(aws, engine):
@@ -148,11 +152,11 @@ def test_object_gone_between_listing_and_reading_is_a_problem(aws, engine, monke
 
 
 def test_missing_raw_table_is_a_clear_error(aws, engine):
-    aws.glue.delete_table(DatabaseName=DATABASE, Name="raw_events")
+    aws.glue.delete_table(DatabaseName=DATABASE, Name="landing_events")
     aws.put_events(D1, "s-1-a.gz", [event()])
-    with pytest.raises(AthenaBackendError, match=r"^Glue table edgestats\.raw_events does not "
-                       r"exist: deploy the analytics stack \(docs/deploy\.md\) or check "
-                       r"EDGESTATS_GLUE_DATABASE$"):
+    with pytest.raises(AthenaBackendError, match=r"^Glue table edgestats\.landing_events does "
+                       r"not exist: deploy the analytics stack \(docs/deploy\.md\), or `make "
+                       r"trino-up` for the local Trino stack, or check EDGESTATS_GLUE_DATABASE$"):
         engine.register_raw_partitions(DayRange.of(D1))
 
 
@@ -176,13 +180,13 @@ def test_crawler_run_points_its_s3_targets_at_the_days(aws, crawler_engine):
     assert first["Targets"]["S3Targets"] == [{"Path": p, "Exclusions": ["**/_*", "**/.*"]}
                                              for p in day_paths]
     assert first["Version"] == 2 and crawler(aws)["Version"] == 2
-    # only the targets changed: the table prefix and table level still name raw_events
+    # only the targets changed: the table prefix and table level still name landing_events
     assert (first["TablePrefix"], first["Configuration"]) == (
         crawler_infra.TABLE_PREFIX, crawler_infra.configuration())
-    assert worker.tables == ["raw_events"]
+    assert worker.tables == ["landing_events"]
     assert crawler(aws)["State"] == "READY"
     assert crawler(aws)["LastCrawl"]["Status"] == "COMPLETED"  # moto's word for SUCCEEDED
-    assert [aws.partition_location("raw_events", d) for d in (D1, D2)] == day_paths
+    assert [aws.partition_location("landing_events", d) for d in (D1, D2)] == day_paths
 
 
 def test_catalog_target_crawler_is_started_as_it_is(aws, tmp_path):
@@ -194,7 +198,7 @@ def test_catalog_target_crawler_is_started_as_it_is(aws, tmp_path):
         eng.register_raw_partitions(DayRange.of(D1, D2))
     assert crawler(aws)["Version"] == 1  # no UpdateCrawler: catalog targets cannot be narrowed
     assert crawler(aws)["Targets"]["CatalogTargets"] == [
-        {"DatabaseName": DATABASE, "Tables": ["raw_events"]}]
+        {"DatabaseName": DATABASE, "Tables": ["landing_events"]}]
     # such a crawler crawls the table's whole location, old folders included
     assert worker.served == [[f"s3://{LANDING}/events/dt={d}/" for d in ("2024-02-28", D1, D2)]]
 
@@ -203,18 +207,19 @@ def test_catalog_target_crawler_is_started_as_it_is(aws, tmp_path):
     ({"Configuration": "{}"}, "TableLevelConfiguration None"),
     ({"TablePrefix": ""}, "table prefix ''"),
 ])
-def test_crawler_that_would_not_write_raw_events_is_refused_before_it_runs(
+def test_crawler_that_would_not_write_landing_events_is_refused_before_it_runs(
         aws, crawler_engine, change, said):
     land_two_days(aws)
     aws.glue.update_crawler(Name=CRAWLER, **change)
     with CrawlerWorker(aws) as worker, pytest.raises(CrawlerError) as err:
         crawler_engine.register_raw_partitions(DayRange.of(D1, D2))
     assert str(err.value).startswith(
-        "Glue crawler 'edgestats-raw-events' would not write edgestats.raw_events when pointed "
+        "Glue crawler 'edgestats-raw-events' would not write edgestats.landing_events when "
+        "pointed "
         "at day folders (")
     assert said in str(err.value)
-    assert str(err.value).endswith("expected 'edgestats', a prefix making 'raw_events' from "
-                                   "'events', and level 2); redeploy the analytics stack")
+    assert str(err.value).endswith("expected 'edgestats', a prefix making 'landing_events' "
+                                   "from 'events', and level 2); redeploy the analytics stack")
     assert worker.served == [] and "LastCrawl" not in crawler(aws)
 
 
@@ -233,7 +238,7 @@ def test_the_fixture_crawler_follows_glue_naming(aws):
     assert worker.tables == [None]
     assert crawler(aws)["LastCrawl"]["Status"] == "FAILED"
     assert crawler(aws)["LastCrawl"]["ErrorMessage"] == (
-        "AccessDeniedException: glue:CreateTable on table/edgestats/raw_dt=2024-03-01")
+        "AccessDeniedException: glue:CreateTable on table/edgestats/landing_dt=2024-03-01")
 
 
 def test_crawler_failure_reports_glue_error_message(aws, crawler_engine):
@@ -269,7 +274,7 @@ def test_crawl_that_adds_no_partition_is_an_error(aws, crawler_engine):
     with CrawlerWorker(aws, adds_partitions=False), pytest.raises(CrawlerError) as err:
         crawler_engine.register_raw_partitions(DayRange.of(D1, D2))
     assert str(err.value) == (
-        "crawler 'edgestats-raw-events' finished but Glue has no raw_events partition for "
+        "crawler 'edgestats-raw-events' finished but Glue has no landing_events partition for "
         "dt=2024-03-01, 2024-03-02 although the landing folder holds objects; check the "
         "crawler's targets and its log in CloudWatch (/aws-glue/crawlers)")
 
@@ -438,24 +443,29 @@ def put_parallel(aws, bucket: str, keys: list[str], body: bytes = b"x") -> None:
         list(pool.map(lambda k: aws.put(bucket, k, body), keys))
 
 
-def test_replace_partitions_deletes_exactly_the_days_then_drops_and_inserts(aws, engine,
-                                                                           monkeypatch):
+def _scratch(sql: str) -> str:
+    """The scratch table a write's INSERT went into."""
+    return re.match(r"INSERT INTO (\w+__w[0-9a-f]{12}) \(", sql).group(1)
+
+
+def test_replace_partitions_writes_a_new_version_then_repoints_the_days(aws, engine,
+                                                                       monkeypatch):
     # small pages and batches, so seven objects cross the listing and DeleteObjects limits
-    monkeypatch.setattr(athena_backend, "_S3_LIST_PAGE", 2)
-    monkeypatch.setattr(athena_backend, "_S3_DELETE_BATCH", 3)
+    monkeypatch.setattr(catalog_backend, "_S3_LIST_PAGE", 2)
+    monkeypatch.setattr(catalog_backend, "_S3_DELETE_BATCH", 3)
+    # day D2 was written in the layout before versions; D1 never
     many = [f"site_daily/dt={D2}/old-{i:04d}.parquet" for i in range(7)]
     put_parallel(aws, WAREHOUSE, many)
+    aws.glue.create_partition(DatabaseName=DATABASE, TableName="site_daily", PartitionInput={
+        "Values": [D2], "StorageDescriptor": {**aws.glue.get_table(
+            DatabaseName=DATABASE, Name="site_daily")["Table"]["StorageDescriptor"],
+            "Location": f"s3://{WAREHOUSE}/site_daily/dt={D2}/"}})
     keep = [f"site_daily/dt={D3}/keep.parquet", "site_daily/dt=2024-03-010/keep.parquet",
             f"page_daily/dt={D1}/keep.parquet", f"site_daily/dt={D1}.parquet"]
-    put_parallel(aws, WAREHOUSE, keep + [f"site_daily/dt={D1}/old-a.parquet"])
-
-    def athena_writes(sql: str):  # what the INSERT leaves behind in the warehouse
-        aws.put(WAREHOUSE, f"site_daily/dt={D1}/new-0.parquet", b"P" * 300)
-        aws.put(WAREHOUSE, f"site_daily/dt={D2}/new-0.parquet", b"P" * 200)
-
-    aws.on_query(r"^INSERT INTO site_daily ", update_count=3, scanned_bytes=5 * MB,
-                 engine_ms=2000, effect=athena_writes)
-    aws.on_query(r"^SELECT dt, count\(\*\) AS row_count FROM site_daily ",
+    put_parallel(aws, WAREHOUSE, keep)
+    aws.on_query(r"^INSERT INTO site_daily__w", update_count=3, scanned_bytes=5 * MB,
+                 engine_ms=2000, effect=aws.inserts({D1: 2, D2: 1}, size=250))
+    aws.on_query(r"^SELECT dt, count\(\*\) AS row_count FROM site_daily__w",
                  columns=[("dt", "varchar"), ("row_count", "bigint")],
                  rows=[(D1, 2), (D2, 1)], engine_ms=100)
     days = DayRange.of(D1, D2)
@@ -463,53 +473,96 @@ def test_replace_partitions_deletes_exactly_the_days_then_drops_and_inserts(aws,
 
     result = engine.replace_partitions("site_daily", days, sql)
 
-    assert aws.statements() == [
-        f"ALTER TABLE site_daily DROP IF EXISTS PARTITION (dt = '{D1}'), PARTITION (dt = '{D2}')",
-        f"INSERT INTO site_daily ({SITE_DAILY_COLUMNS})\n{sql.strip()}",
-        "SELECT dt, count(*) AS row_count FROM site_daily WHERE dt BETWEEN '2024-03-01' AND "
-        "'2024-03-02' GROUP BY dt",
-    ]
-    assert aws.keys(WAREHOUSE) == sorted(keep + [f"site_daily/dt={D1}/new-0.parquet",
-                                                 f"site_daily/dt={D2}/new-0.parquet"])
+    insert, count = aws.statements()
+    scratch = _scratch(insert)
+    assert insert == f"INSERT INTO {scratch} ({SITE_DAILY_COLUMNS})\n{sql.strip()}"
+    assert count == f"SELECT dt, count(*) AS row_count FROM {scratch} GROUP BY dt"  # noqa: S608
+    # the days now point at one new version; the scratch table is gone
+    locations = [aws.partition_location("site_daily", d) for d in (D1, D2)]
+    generation = re.fullmatch(rf"s3://{WAREHOUSE}/(site_daily/gen-\d{{8}}T\d{{6}}Z-[0-9a-f]{{8}}/)"
+                              rf"dt={D1}/", locations[0]).group(1)
+    assert locations == [f"s3://{WAREHOUSE}/{generation}dt={d}/" for d in (D1, D2)]
+    assert scratch not in {t["Name"] for t in aws.glue.get_tables(DatabaseName=DATABASE)["TableList"]}
+    # the replaced version of D2 stays until its next rewrite (a reader may be in it)
+    new = [f"{generation}dt={d}/{scratch}-0.parquet" for d in (D1, D2)]
+    assert aws.keys(WAREHOUSE) == sorted(keep + many + new)
     assert result.table == "site_daily"
     assert result.rows_by_day == {D1: 2, D2: 1}
     assert result.bytes_written == 500
+    assert engine.stored_bytes("site_daily", days) == 500
     assert result.bytes_scanned == 5 * MB
     assert result.engine_seconds == 2.1
     executions = aws.athena.list_query_executions()["QueryExecutionIds"]
-    assert sorted(result.query_ids) == sorted(executions) and len(result.query_ids) == 3
-    assert result.cost_usd == 2 * TEN_MB_COST  # the DROP is DDL: free
+    assert sorted(result.query_ids) == sorted(executions) and len(result.query_ids) == 2
+    assert result.cost_usd == 2 * TEN_MB_COST
+
+    # the next rewrite of D2 deletes the version before the replaced one (the old layout)
+    aws.ext.rules.clear()
+    aws.on_query(r"^INSERT INTO site_daily__w", update_count=1, effect=aws.inserts({D2: 1}))
+    aws.on_query(r"^SELECT dt, count\(\*\)", columns=[("dt", "varchar"), ("row_count", "bigint")],
+                 rows=[(D2, 1)])
+    engine.replace_partitions("site_daily", DayRange.of(D2), render("site_daily", DayRange.of(D2)))
+    latest = aws.partition_location("site_daily", D2).removeprefix(f"s3://{WAREHOUSE}/")
+    assert aws.keys(WAREHOUSE, f"site_daily/dt={D2}/") == []
+    assert [k for k in aws.keys(WAREHOUSE) if f"dt={D2}/" in k] == sorted(
+        [new[1], *aws.keys(WAREHOUSE, latest)])
+    assert aws.partition_location("site_daily", D1) == locations[0]  # D1 untouched
 
 
 def test_day_without_rows_becomes_empty(aws, engine):
     put_parallel(aws, WAREHOUSE, [f"bot_daily/dt={D2}/old.parquet"])
-    aws.on_query(r"^INSERT INTO bot_daily ", update_count=4)
+    aws.on_query(r"^INSERT INTO bot_daily__w", update_count=4, effect=aws.inserts({D1: 4}))
     aws.on_query(r"^SELECT dt, count\(\*\)", columns=[("dt", "varchar"), ("row_count", "bigint")],
                  rows=[(D1, 4)])
     days = DayRange.of(D1, D2)
     result = engine.replace_partitions("bot_daily", days, render("bot_daily", days))
     assert result.rows_by_day == {D1: 4, D2: 0}
+    assert engine.stored_bytes("bot_daily", DayRange.of(D2)) == 0
+    empty = aws.partition_location("bot_daily", D2).removeprefix(f"s3://{WAREHOUSE}/")
+    assert aws.keys(WAREHOUSE, empty) == []
+    assert aws.keys(WAREHOUSE, f"bot_daily/dt={D2}/") == []  # no partition pointed there
+
+
+def test_rows_outside_the_days_are_an_error_and_replace_nothing(aws, engine):
+    aws.on_query(r"^INSERT INTO bot_daily__w", update_count=5,
+                 effect=aws.inserts({D1: 3, D2: 2}))
+    aws.on_query(r"^SELECT dt, count\(\*\)", columns=[("dt", "varchar"), ("row_count", "bigint")],
+                 rows=[(D1, 3), (D2, 2)])
+    with pytest.raises(AthenaBackendError, match=r"^bot_daily: the statement wrote rows for days "
+                       r"outside 2024-03-01: \['2024-03-02'\] \(query .*\); nothing was replaced$"):
+        engine.replace_partitions("bot_daily", DayRange.of(D1), render("bot_daily", DayRange.of(D1)))
     assert aws.keys(WAREHOUSE, "bot_daily/") == []
+    assert aws.glue.get_partitions(DatabaseName=DATABASE, TableName="bot_daily")["Partitions"] == []
 
 
-def test_rows_outside_the_days_are_an_error(aws, engine):
-    aws.on_query(r"^INSERT INTO bot_daily ", update_count=5)
+def test_count_that_disagrees_with_the_insert_is_an_error(aws, engine):
+    aws.on_query(r"^INSERT INTO bot_daily__w", update_count=5, effect=aws.inserts({D1: 3}))
     aws.on_query(r"^SELECT dt, count\(\*\)", columns=[("dt", "varchar"), ("row_count", "bigint")],
                  rows=[(D1, 3)])
-    with pytest.raises(AthenaBackendError, match=r"^bot_daily: INSERT wrote 5 rows but days "
-                       r"2024-03-01 hold 3; the statement wrote rows outside 2024-03-01 \(query "):
+    with pytest.raises(AthenaBackendError, match=r"^bot_daily: INSERT wrote 5 rows but the new "
+                       r"days hold 3 \(query .*\); nothing was replaced$"):
         engine.replace_partitions("bot_daily", DayRange.of(D1), render("bot_daily", DayRange.of(D1)))
 
 
-def test_failed_insert_surfaces_athena_reason(aws, engine):
+def test_failed_insert_surfaces_athena_reason_and_keeps_the_old_day(aws, engine):
+    put_parallel(aws, WAREHOUSE, [f"page_daily/dt={D1}/old.parquet"])
+    aws.glue.create_partition(DatabaseName=DATABASE, TableName="page_daily", PartitionInput={
+        "Values": [D1], "StorageDescriptor": {**aws.glue.get_table(
+            DatabaseName=DATABASE, Name="page_daily")["Table"]["StorageDescriptor"],
+            "Location": f"s3://{WAREHOUSE}/page_daily/dt={D1}/"}})
     reason = "HIVE_TOO_MANY_OPEN_PARTITIONS: Exceeded limit of 100 open writers"
-    aws.on_query(r"^INSERT INTO page_daily ", fail=reason)
+    aws.on_query(r"^INSERT INTO page_daily__w", fail=reason, effect=aws.inserts({D1: 1}))
     days = DayRange.of(D1, D2)
     with pytest.raises(AthenaQueryFailed) as err:
         engine.replace_partitions("page_daily", days, render("page_daily", days))
     assert str(err.value) == (f"Athena query {err.value.query_id} for writing page_daily "
                               f"2024-03-01..2024-03-02 FAILED: {reason}")
-    assert len(aws.statements()) == 2  # DROP, INSERT; no count after a failure
+    assert len(aws.statements()) == 1  # the INSERT; no count after a failure
+    # the old day still answers: same partition, same files; the partial new version is gone
+    assert aws.partition_location("page_daily", D1) == f"s3://{WAREHOUSE}/page_daily/dt={D1}/"
+    assert aws.keys(WAREHOUSE) == [f"page_daily/dt={D1}/old.parquet"]
+    assert [t["Name"] for t in aws.glue.get_tables(DatabaseName=DATABASE)["TableList"]
+            if "__w" in t["Name"]] == []
 
 
 def test_names_and_days_are_checked_before_any_call(aws, engine):
@@ -518,7 +571,7 @@ def test_names_and_days_are_checked_before_any_call(aws, engine):
         engine.replace_partitions("site_daily; DROP TABLE x", DayRange.of(D1), "SELECT 1")
     with pytest.raises(ValueError, match="unknown warehouse table"):
         engine.replace_partitions("raw_events", DayRange.of(D1), "SELECT 1")
-    with pytest.raises(ValueError, match=r"101 days in one statement; Athena writes at most 100"):
+    with pytest.raises(ValueError, match=r"101 days in one statement; at most 100"):
         engine.replace_partitions("site_daily", DayRange.of("2024-01-01", "2024-04-10"), "SELECT 1")
     assert aws.statements() == []
     assert aws.keys(WAREHOUSE) == [f"site_daily/dt={D1}/old.parquet"]
@@ -532,16 +585,22 @@ def test_deployed_table_that_differs_from_the_pipeline_is_named(aws, engine):
     with pytest.raises(AthenaBackendError) as err:
         engine.replace_partitions("site_hourly", DayRange.of(D1), "SELECT 1")
     assert str(err.value) == (
-        "Glue table edgestats.site_hourly does not match orchestration/tables.py (1: deployed "
+        "Glue table edgestats.site_hourly does not match edge/catalog.py (1: deployed "
         "('hour', 'int'), pipeline ('hour', 'bigint')); redeploy the analytics stack")
     assert aws.statements() == []
 
 
-def test_stored_bytes_from_s3_listing(aws, engine):
+def test_stored_bytes_are_those_of_each_partitions_location(aws, engine):
+    sd = aws.glue.get_table(DatabaseName=DATABASE, Name="events")["Table"]["StorageDescriptor"]
+    for day, folder in ((D1, f"events/dt={D1}/"), (D3, f"events/gen-x/dt={D3}")):
+        aws.glue.create_partition(DatabaseName=DATABASE, TableName="events", PartitionInput={
+            "Values": [day], "StorageDescriptor": {**sd, "Location": f"s3://{WAREHOUSE}/{folder}"}})
     aws.put(WAREHOUSE, f"events/dt={D1}/a.parquet", b"1" * 10)
     aws.put(WAREHOUSE, f"events/dt={D1}/b.parquet", b"1" * 5)
-    aws.put(WAREHOUSE, f"events/dt={D3}/c.parquet", b"1" * 7)
-    aws.put(WAREHOUSE, "events/dt=2024-03-010/d.parquet", b"1" * 100)
+    aws.put(WAREHOUSE, f"events/dt={D1}/gen-y/dt={D1}/z.parquet", b"1" * 50)  # not read
+    aws.put(WAREHOUSE, f"events/gen-x/dt={D3}/c.parquet", b"1" * 7)
+    aws.put(WAREHOUSE, f"events/gen-x/dt={D3}0/d.parquet", b"1" * 100)
+    aws.put(WAREHOUSE, f"events/dt={D2}/e.parquet", b"1" * 1000)  # no partition: no day
     assert engine.stored_bytes("events", DayRange.of(D1, D2)) == 15
     assert engine.stored_bytes("events", DayRange.of(D1, D3)) == 22
 
@@ -554,7 +613,7 @@ def test_settings_the_backend_needs(aws, tmp_path):
         AthenaEngine(aws.settings(tmp_path, aws_region=None))
     with pytest.raises(ConfigError, match="needs EDGESTATS_ATHENA_WORKGROUP"):
         AthenaEngine(aws.settings(tmp_path, athena_workgroup=None, athena_output=None))
-    with pytest.raises(ConfigError, match="EDGESTATS_GLUE_DATABASE: 'my-db' is not a plain"):
+    with pytest.raises(ConfigError, match="the athena backend's database: 'my-db' is not a plain"):
         AthenaEngine(aws.settings(tmp_path, athena_database="my-db"))
     with pytest.raises(ConfigError, match="EDGESTATS_CRAWLER_MODE=crawler needs "
                        "EDGESTATS_GLUE_CRAWLER"):
@@ -591,7 +650,7 @@ def _kind(sql: str) -> str:
     """A statement's first words, enough to tell the pipeline's statements apart."""
     if sql.startswith("-- raw_events_profile"):
         return "profile"
-    return " ".join(sql.split()[:2 if sql.startswith("SELECT") else 3])
+    return re.sub(r"__w[0-9a-f]{12}$", "", " ".join(sql.split()[:2 if sql.startswith("SELECT") else 3]))
 
 
 def test_engine_metadata_only_for_an_engine_that_reports():
@@ -653,11 +712,6 @@ def test_dagster_materializes_the_asset_graph_on_athena(aws, tmp_path, monkeypat
     for t in tables:  # yesterday's run left files behind
         aws.put(WAREHOUSE, f"{t}/dt={D1}/old.parquet", b"o" * 9)
 
-    def athena_writes(sql: str):  # the Parquet files an INSERT leaves in its partitions
-        table = sql.split()[2]
-        for day in (D1, D2):
-            aws.put(WAREHOUSE, f"{table}/dt={day}/{table}-0.parquet", b"P" * 64)
-
     aws.on_query(r"^-- raw_events_profile", rows=[(D1, D1, 2), (D2, D2, 1), (D3, D2, 1)],
                  columns=[("folder", "varchar"), ("day", "varchar"), ("rows", "bigint")],
                  scanned_bytes=3 * MB, engine_ms=500)
@@ -665,7 +719,7 @@ def test_dagster_materializes_the_asset_graph_on_athena(aws, tmp_path, monkeypat
                  columns=[("site", "varchar")], rows=[], scanned_bytes=20 * MB + 1,
                  engine_ms=250)  # the UI preview of site_daily
     aws.on_query(r"^INSERT INTO ", update_count=4, scanned_bytes=MB, engine_ms=1000,
-                 effect=athena_writes)
+                 effect=aws.inserts({D1: 2, D2: 2}))
     aws.on_query(r"^SELECT dt, count\(\*\) AS row_count FROM ",
                  columns=[("dt", "varchar"), ("row_count", "bigint")], rows=[(D1, 2), (D2, 2)])
     aws.on_query(r"^-- check_events_unique", columns=[("duplicate_rows", "bigint")], rows=[(0,)])
@@ -694,19 +748,25 @@ def test_dagster_materializes_the_asset_graph_on_athena(aws, tmp_path, monkeypat
     instance = dagster_instance(settings)
     for t in ["raw_events", *tables]:
         assert instance.get_materialized_partitions(AssetKey(t)) == {D1, D2}, t
-    assert [aws.partition_location("raw_events", d) for d in (D1, D2, D3)] == [
+    assert [aws.partition_location("landing_events", d) for d in (D1, D2, D3)] == [
         f"s3://{LANDING}/events/dt={d}/" for d in (D1, D2, D3)]
     statements = aws.statements()
+    assert statements[0] == VIEW_SQL  # the raw_events view, once per engine
     for t in tables:  # one range run writes each table once, with its template unchanged
-        inserts = [q for q in statements if q.startswith(f"INSERT INTO {t} (")]
+        inserts = [q for q in statements if re.match(rf"INSERT INTO {t}__w[0-9a-f]{{12}} \(", q)]
         assert len(inserts) == 1 and inserts[0].endswith(render(t, days).strip()), t
-        assert (f"ALTER TABLE {t} DROP IF EXISTS PARTITION (dt = '{D1}'), "
-                f"PARTITION (dt = '{D2}')") in statements
+    assert not [q for q in statements if q.startswith(("ALTER", "DROP", "DELETE"))]
     assert render("raw_events_profile", days).strip() in statements
     for name in QUALITY_STATEMENTS:  # sent as written, like every pipeline statement
         assert render(name, days).strip() in statements, name
-    assert aws.keys(WAREHOUSE) == sorted(f"{t}/dt={d}/{t}-0.parquet" for t in tables
-                                         for d in (D1, D2))
+    # each table's days point at its new version, the only files left (yesterday's went)
+    for t in tables:
+        for d in (D1, D2):
+            location = aws.partition_location(t, d)
+            assert re.fullmatch(rf"s3://{WAREHOUSE}/{t}/gen-[0-9TZ]+-[0-9a-f]{{8}}/dt={d}/",
+                                location), location
+            assert len(aws.keys(WAREHOUSE, location.removeprefix(f"s3://{WAREHOUSE}/"))) == 1
+    assert len(aws.keys(WAREHOUSE)) == 2 * len(tables)
 
     # each asset shows what Athena reported: its statements' ids, bytes, cost, engine time
     sent = aws.executions()
@@ -717,21 +777,21 @@ def test_dagster_materializes_the_asset_graph_on_athena(aws, tmp_path, monkeypat
         return (sorted(_kind(sent[i]) for i in meta["query_ids"]),
                 {k: meta[k] for k in ("bytes_scanned", "cost_usd", "engine_seconds")})
 
-    # events: DROP (DDL, free), INSERT (1 MB, 1 s), row count (0 B), profile (3 MB, 0.5 s);
-    # every DML statement is billed at least 10 MB
+    # events: INSERT (1 MB, 1 s), row count (0 B), profile (3 MB, 0.5 s); every DML
+    # statement is billed at least 10 MB
     assert athena_metadata("events") == (
-        ["ALTER TABLE events", "INSERT INTO events", "SELECT dt,", "profile"],
+        ["INSERT INTO events", "SELECT dt,", "profile"],
         {"bytes_scanned": 4 * MB, "cost_usd": round(3 * TEN_MB_COST, 9),
          "engine_seconds": 1.5})
-    # site_daily: DROP, INSERT (1 MB, 1 s), row count, preview (20 MB + 1 B, billed 21 MB)
+    # site_daily: INSERT (1 MB, 1 s), row count, preview (20 MB + 1 B, billed 21 MB)
     assert athena_metadata("site_daily") == (
-        ["ALTER TABLE site_daily", "INSERT INTO site_daily", "SELECT dt,", "SELECT site,"],
+        ["INSERT INTO site_daily", "SELECT dt,", "SELECT site,"],
         {"bytes_scanned": 21 * MB + 1,
          "cost_usd": round(2 * TEN_MB_COST + 21 * MB / 2**40 * 5, 9), "engine_seconds": 1.25})
 
     # a failed statement fails its asset with Athena's reason; nothing downstream runs
     reason = "HIVE_BAD_DATA: Error parsing field value for field 3"
-    aws.on_query(r"^INSERT INTO events ", fail=reason, first=True)
+    aws.on_query(r"^INSERT INTO events__w", fail=reason, first=True)
     out = io.StringIO()
     assert not materialize(settings, days, out)
     failed = re.search(r"^  FAILED   events\s+(.*)$", out.getvalue(), re.M)
@@ -739,4 +799,4 @@ def test_dagster_materializes_the_asset_graph_on_athena(aws, tmp_path, monkeypat
     assert re.fullmatch(rf"orchestration\.backends\.athena\.AthenaQueryFailed: Athena query "
                         rf"[0-9a-f-]{{36}} for writing events 2024-03-01\.\.2024-03-02 FAILED: "
                         rf"{reason}", failed.group(1))
-    assert sum(q.startswith("INSERT INTO site_daily (") for q in aws.statements()) == 1
+    assert sum(q.startswith("INSERT INTO site_daily__w") for q in aws.statements()) == 1

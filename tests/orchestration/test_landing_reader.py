@@ -88,7 +88,7 @@ def test_rows_keep_their_object_when_one_object_needs_the_fallback(tmp_path):
     d = write(folder / "d.gz", b"garbage", compress=False)
     piece = lr.read_piece("2024-03-05", [a, b, c, d])
     assert piece.table.schema == lr.STAGED_SCHEMA
-    got = [(r["event_id"], r["$path"].rsplit("/", 1)[1], r["dt"]) for r in piece.table.to_pylist()]
+    got = [(r["event_id"], r["object_path"].rsplit("/", 1)[1], r["dt"]) for r in piece.table.to_pylist()]
     assert got == [("a1", "a.gz", "2024-03-05"), ("a2", "a.gz", "2024-03-05"),
                    ("b1", "b.gz", "2024-03-05"), (None, "b.gz", "2024-03-05"),
                    ("b2", "b.gz", "2024-03-05"), ("c1", "c.gz", "2024-03-05")]

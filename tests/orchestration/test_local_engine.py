@@ -98,7 +98,7 @@ def test_a_landing_folder_is_read_once_and_later_scans_reuse_its_staged_copy(eng
 def test_folders_staged_together_or_one_by_one_read_the_same(engine, tmp_path):
     scenario.land(engine.landing)
     engine.register_raw_partitions(DAY.extend(1))
-    rows = ("SELECT * EXCLUDE (\"$path\"), regexp_extract(\"$path\", '[^/]+$') AS object "
+    rows = ("SELECT * EXCLUDE (object_path), regexp_extract(object_path, '[^/]+$') AS object "
             "FROM raw_events ORDER BY ALL")  # the homes differ, the object names do not
     with engine.raw_scan(DAY.extend(1)):  # both folders in one statement
         together = engine.con.sql(rows).fetchall()

@@ -12,7 +12,9 @@ views and 540 s per visitor, no bounces, all in hour 8.  So, for D:
 objects, next to the damage, to prove a bad neighbour never costs a good line:
 
     truncated.gz   2 good lines, then a line cut by the truncation (lost, not counted)
-    binary.gz      good line, 3 lines of binary junk, good line          -> 3 malformed
+    binary.gz      good line, 3 lines of binary junk, good line          -> 5 malformed
+                   (a CR ends a line, as in Athena's and Trino's text reader, so the
+                   PNG header's two CRs make its line three)
     types.gz       9 events with one wrongly typed field, a JSON array,
                    good line                                             -> 10 malformed
     huge.gz        good line, one 10 MB line, good line                  -> 1 malformed
@@ -38,7 +40,7 @@ SITE = "good.example"
 VISITORS = 2_500
 PAGES = 10
 GOOD_EVENTS = VISITORS * PAGES
-MALFORMED_LINES = 3 + 11 + 1  # junk, wrong types and a JSON array, the huge line
+MALFORMED_LINES = 5 + 11 + 1  # junk (3 lines, 5 after CR), wrong types and an array, huge
 TRUNCATED_FILES = 1
 UNREADABLE_FILES = 2
 HUGE_LINE_BYTES = 10 * 1024 * 1024

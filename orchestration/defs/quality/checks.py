@@ -107,7 +107,7 @@ RAW_CHECKS = tuple(n for n, r in RULES.items() if r.asset == raw_events.key)
 EVENTS_CHECKS = tuple(n for n, r in RULES.items() if r.asset == events.key)
 _SCANNED_RAW_CHECKS = {"schema_valid", "no_future_events", "duplicate_rate"}
 # what the raw check statements read: the validity test needs the required fields only
-# (event_id and event_time among them); `dt` and `"$path"` come with every scan
+# (event_id and event_time among them); `dt` and `object_path` come with every scan
 RAW_CHECK_COLUMNS = REQUIRED
 
 
