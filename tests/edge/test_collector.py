@@ -92,7 +92,7 @@ def expected(**kw) -> dict:
 def test_pages_pixel_and_beacon_end_to_end(running):
     c = running
     assert c.first_line == (f"collecting on http://127.0.0.1:{c.port} -> {c.home / 'landing'} "
-                            "(buffer 60 s / 5 MiB)\n")
+                            f"(buffer 60 s / 5 MiB; write-ahead log {c.home / 'wal'})\n")
     before = dt.datetime.now(dt.timezone.utc)
     status, headers, body = c.request(
         "GET", "/blog/?utm_source=Mastodon&utm_campaign=launch", Host="example.com",
@@ -132,8 +132,11 @@ def test_pages_pixel_and_beacon_end_to_end(running):
     code, out, err = c.stop()
     after = dt.datetime.now(dt.timezone.utc)
     assert code == 0, err
-    assert out.splitlines()[-1] == (
-        f"stopped after 5 requests: 3 events, 1 objects under {c.home / 'landing'}")
+    assert re.fullmatch(
+        re.escape(f"stopped after 5 requests: 3 events, 1 objects under {c.home / 'landing'}, ")
+        + r"\d+ write-ahead commits", out.splitlines()[-1])
+    # a clean stop lands every segment: the write-ahead log keeps only its lock file
+    assert [p.name for p in (c.home / "wal").iterdir()] == [".lock"]
     events = c.landed()
     assert len(events) == 3
     for e in events:
@@ -190,7 +193,7 @@ def test_small_buffer_delivers_while_running(tmp_path):
                   env={"EDGESTATS_FIREHOSE_BUFFER_BYTES": "2000",
                        "EDGESTATS_FIREHOSE_BUFFER_SECONDS": "1"})
     try:
-        assert c.first_line.endswith("(buffer 1 s / 2000 B)\n")
+        assert c.first_line.endswith(f"(buffer 1 s / 2000 B; write-ahead log {c.home / 'wal'})\n")
         for i in range(20):
             assert c.request("GET", f"/q{i}", Host="example.com", User_Agent=FIREFOX)[0] == 200
         # ~600 bytes per event: full buffers are written by the background thread
