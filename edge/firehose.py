@@ -86,6 +86,11 @@ def _utc(ts: float) -> dt.datetime:
 DAY_SECONDS = 86400
 
 
+def temporary_path(final: Path) -> Path:
+    """Where an object is written before its rename (a dot name: `*.gz` never matches)."""
+    return final.with_name(f".{final.name}.tmp")
+
+
 def fsync_dir(path: Path) -> None:
     """Make the names in a folder durable (a rename is not, until its folder is synced)."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
@@ -265,7 +270,7 @@ class LocalFirehose:
         new_folders = [] if folder.is_dir() else [p for p in (folder, *folder.parents)
                                                   if not p.is_dir()]
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".{final.name}.tmp"
+        tmp = temporary_path(final)
         try:
             with open(tmp, "wb") as f:
                 f.write(data)

@@ -32,6 +32,7 @@ User-Agent (docs/privacy.md).
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import logging
@@ -42,7 +43,7 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 
-from edge.firehose import fsync_dir
+from edge.firehose import fsync_dir, temporary_path
 
 FORMAT = 1
 SUFFIX = ".wal"
@@ -307,9 +308,12 @@ class WriteAheadLog:
             final = landing / name
             records = frames[1:]
             if records and not final.exists():
-                deliver(final, records)
+                deliver(final, records)  # replaces a temporary file the crash left
                 segments += 1
                 events += len(records)
+            else:  # nothing to land, or landed already: a temporary file is a leftover
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(temporary_path(final))
             os.unlink(path)
         fsync_dir(self.folder)
         return segments, events
