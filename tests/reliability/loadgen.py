@@ -191,7 +191,7 @@ class CollectorProcess:
     """`edgestats collect --port 0` as a subprocess with its own EDGESTATS_HOME."""
 
     def __init__(self, home: Path, env: dict[str, str] | None = None,
-                 python_prelude: str | None = None):
+                 python_prelude: str | None = None, log_name: str = "collector.log"):
         self.home = home
         home.mkdir(parents=True, exist_ok=True)
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("EDGESTATS_")}
@@ -203,7 +203,7 @@ class CollectorProcess:
             argv = [sys.executable, "-c", code]
         else:
             argv = [sys.executable, "-m", "orchestration.cli", "collect", "--port", "0"]
-        self.log = home / "collector.log"
+        self.log = home / log_name
         self._log_file = open(self.log, "w")  # noqa: SIM115 - closed in wait()
         # Unbuffered: `communicate` reads the pipe's fd itself, so whatever a buffered
         # reader had taken past the first line would be lost.
