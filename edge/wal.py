@@ -28,6 +28,37 @@ last fdatasync can be damaged (torn by a power cut); replay keeps the frames bef
 the first one that is short or fails its CRC.  The payloads are the canonical event
 lines exactly as they go into the landing object (edge/schema.py): no IP, no
 User-Agent (docs/privacy.md).
+
+**Crash points** (tests/reliability/test_collector_crash.py kills a real collector at
+each; tests/edge/test_wal.py builds the files each leaves):
+
+- before a record's commit returned: not answered; it lands if its bytes reached the
+  file (SIGKILL keeps the page cache), else a power cut tore the tail and replay keeps
+  the intact frames before it;
+- after the commit, before the answer: it lands, never answered;
+- answered, buffer still open: replay writes the segment as its object;
+- object written under its temporary name, not renamed: replay writes it again under
+  the same name, replacing the temporary file;
+- renamed, folder not yet fsynced: after SIGKILL the object is there and the segment is
+  deleted; after a power cut the rename may be lost, but the segment is still there
+  (it is deleted only after the folder fsync), so the object is written again;
+- folder fsynced, segment not deleted (or its deletion lost to a power cut): the object
+  is there, the segment is deleted.  Even writing it again would replace the object
+  under its own name, never add a second one;
+- while creating a segment: nothing in it was answered (answers wait for the fsync of
+  the folder that names it); it is deleted;
+- while the emulator writes an object whose segment was not created yet: none of its
+  events was answered; its `.tmp` file stays, and readers only read `*.gz`;
+- during replay: the next start repeats the same steps;
+- a write or fdatasync fails (disk full, I/O error): the segment takes no more records,
+  their requests are answered 503 (Retry-After: 1); the buffer still becomes its object
+  if it can, and replay keeps the frames before the failure;
+- a landing object cannot be written: the emulator logs it, the segment stays, and the
+  next start lands it.
+
+Power loss itself is not tested here (no machine to cut power on): it rests on the order
+above (fdatasync before an answer, folder fsync after a create and after a rename,
+deletion last) and the torn-tail cases in the unit tests.
 """
 
 from __future__ import annotations
