@@ -12,10 +12,20 @@ through gets what a tiny origin answers: 200 with a small HTML page for page pat
 load generator can play visitors from many countries); without
 `CloudFront-Viewer-Address` the client IP is the socket peer.
 
+Durability: a 200/204 (or a page's 200) to a request that made an event is sent only
+once the event is in the write-ahead log `$EDGESTATS_HOME/wal/` and fdatasync'd
+(edge/wal.py), so it survives SIGKILL and a power cut; the next start lands whatever a
+killed collector left there, exactly once.  A request that makes no event (an asset, a
+skipped or failed-open hit) is answered at once, after the answers before it on its
+connection.  If the log cannot be written, the requests whose events it could not keep
+are answered 503 with Retry-After.
+
 Speed: one process, an asyncio protocol on uvloop (when installed) with the httptools
-parser; the handler runs inline (a put is an in-memory append) and the emulator's
-background thread does gzip and fsync.  SIGTERM or Ctrl-C stops accepting, then
-flushes every buffered event to disk before exiting.
+parser; the handler runs inline (a put is an in-memory append), the write-ahead log's
+thread group-commits (one fdatasync for every request that arrived during the previous
+one) and the emulator's background thread does gzip and fsync.  SIGTERM or Ctrl-C stops
+accepting, answers what is committed, then flushes every buffered event to landing
+objects before exiting.
 """
 
 from __future__ import annotations
@@ -30,6 +40,7 @@ import os
 import secrets
 import signal
 import sys
+from collections import deque
 from http import HTTPStatus
 
 import httptools
@@ -39,6 +50,7 @@ from edge.config import ConfigError, EdgeConfig, Settings
 from edge.firehose import LocalFirehose
 from edge.normalize import is_page_path, normalise_path
 from edge.salts import FileSaltStore
+from edge.wal import WalBusy, WriteAheadLog
 
 DISTRIBUTION_DOMAIN = "d111111abcdef8.cloudfront.net"
 DISTRIBUTION_ID = "EDGESTATSLOCAL"
@@ -46,6 +58,7 @@ VIEWER_BODY_LIMIT = 40 * 1024  # CloudFront truncates include-body at 40 KB on v
 MAX_URL_BYTES = 8192  # CloudFront's limit on the request URL
 MAX_HEADER_BYTES = 20 * 1024  # CloudFront's limit on all request headers together
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+DRAIN_SECONDS = 10.0  # on SIGTERM, how long answers may wait for their last commit
 
 PAGE_HTML = (
     b"<!doctype html><html><head><meta charset=utf-8><title>edgestats collector</title>"
@@ -196,6 +209,8 @@ class HttpConnection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpRequestParser(self)
         self.peer_ip = "127.0.0.1"
+        self.waiting = 0  # answers of this connection held for a commit
+        self.closing = False  # a `Connection: close` answer is due: read nothing more
         self._reset()
 
     def _reset(self) -> None:
@@ -217,6 +232,8 @@ class HttpConnection(asyncio.Protocol):
         self.transport = None
 
     def data_received(self, data: bytes) -> None:
+        if self.closing:
+            return
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -225,9 +242,10 @@ class HttpConnection(asyncio.Protocol):
             self._fail(400)
 
     def _fail(self, status: int) -> None:
-        if self.transport is not None:
-            self.transport.write(http_response(status, [], b"", keep_alive=False))
-            self.transport.close()
+        """Answer and close, after the answers this connection already owes."""
+        if self.transport is not None and not self.closing:
+            self.server.answer(self, http_response(status, [], b"", keep_alive=False),
+                               False, None)
 
     # httptools callbacks
     def on_message_begin(self) -> None:
@@ -255,14 +273,16 @@ class HttpConnection(asyncio.Protocol):
             self.body += body
 
     def on_message_complete(self) -> None:
-        if self.transport is None:
+        if self.transport is None or self.closing:
             return
         keep_alive = self.parser.should_keep_alive()
         if self.too_large:
             self._fail(self.too_large)
             return
         method = self.parser.get_method().decode("ascii", "replace")
-        self.server.requests += 1
+        server = self.server
+        server.requests += 1
+        appended = server.wal.appended
         try:
             out = respond(method, self.url.decode("latin-1"), self.headers, self.peer_ip,
                           bytes(self.body) if self.body else b"", keep_alive)
@@ -270,16 +290,72 @@ class HttpConnection(asyncio.Protocol):
             log.error("edgestats collector could not answer a request: %s", type(e).__name__)
             out = http_response(500, [], b"", keep_alive=False)
             keep_alive = False
-        self.transport.write(out)
-        if not keep_alive:
-            self.transport.close()
+        record = server.wal.appended
+        server.answer(self, out, keep_alive, record if record != appended else None)
+
+    def send(self, out: bytes, keep_alive: bool) -> None:
+        if self.transport is not None:
+            self.transport.write(out)
+            if not keep_alive:
+                self.transport.close()
+
+
+def not_kept_response(keep_alive: bool) -> bytes:
+    """The answer when the write-ahead log could not keep the request's event."""
+    return http_response(503, [("Retry-After", "1"), ("Cache-Control", "no-store")], b"",
+                         keep_alive)
 
 
 class CollectorServer:
-    def __init__(self) -> None:
+    """Connections, and the answers held until the write-ahead log has committed them."""
+
+    def __init__(self, wal: WriteAheadLog) -> None:
         self.connections: set[HttpConnection] = set()
         self.requests = 0
+        self.not_kept = 0
         self.server: asyncio.base_events.Server | None = None
+        self.wal = wal
+        # (record number to wait for, connection, answer, keep-alive, made an event),
+        # in the order the requests were handled, so the numbers never decrease.
+        self.held: deque[tuple[int, HttpConnection, bytes, bool, bool]] = deque()
+        self.drained: asyncio.Event | None = None
+
+    def answer(self, conn: HttpConnection, out: bytes, keep_alive: bool,
+               record: int | None) -> None:
+        """Send now, or once `record` (this request's event) is durable.
+
+        An answer without an event still waits behind its connection's held answers:
+        HTTP/1.1 answers pipelined requests in order.
+        """
+        if not keep_alive:
+            conn.closing = True
+        if record is None and not conn.waiting:
+            conn.send(out, keep_alive)
+            return
+        conn.waiting += 1
+        self.held.append((self.wal.appended if record is None else record, conn, out,
+                          keep_alive, record is not None))
+
+    def committed(self, upto: int, failed: frozenset[int]) -> None:
+        """The write-ahead log's report (on the loop): send every answer now kept."""
+        held = self.held
+        while held and held[0][0] <= upto:
+            record, conn, out, keep_alive, made_event = held.popleft()
+            conn.waiting -= 1
+            if made_event and record in failed:
+                self.not_kept += 1
+                out = not_kept_response(keep_alive)
+            conn.send(out, keep_alive)
+        if not held and self.drained is not None:
+            self.drained.set()
+
+    async def drain(self) -> None:
+        """Wait (bounded) until every held answer is sent."""
+        if not self.held:
+            return
+        self.drained = asyncio.Event()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.drained.wait(), DRAIN_SECONDS)
 
     async def serve(self, host: str, port: int, on_ready, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
@@ -294,6 +370,9 @@ class CollectorServer:
         on_ready(self.server.sockets[0].getsockname()[1])
         await stop.wait()
         self.server.close()
+        for conn in list(self.connections):
+            conn.closing = True  # answer what was asked, read nothing new
+        await self.drain()
         for conn in list(self.connections):
             if conn.transport is not None:
                 conn.transport.close()
@@ -327,28 +406,51 @@ def run_cli(args, settings: Settings) -> int:
     gc.collect()
     gc.freeze()
     gc.set_threshold(20_000, 20, 20)
+    wal = WriteAheadLog(settings.wal)
+    try:
+        wal.open()
+    except WalBusy as e:
+        raise ConfigError(str(e)) from None
     firehose = LocalFirehose(
         settings.landing,
         stream=settings.firehose_stream,
         buffer_bytes=settings.firehose_buffer_bytes,
         buffer_seconds=settings.firehose_buffer_seconds,
-    ).start()
+        journal=wal,
+    )
+    try:
+        replayed = wal.replay(settings.landing, firehose.deliver_records)
+    except BaseException:
+        wal.close()
+        raise
+    wal.start()
+    firehose.start()
     edge_handler.configure(sink=firehose, salts=FileSaltStore(settings.salt_file),
                            config=EdgeConfig.load())
-    server = CollectorServer()
+    server = CollectorServer(wal)
 
     def ready(bound_port: int) -> None:
         shown = f"[{host}]" if ":" in host else host
         print(
             f"collecting on http://{shown}:{bound_port} -> {settings.landing} "
             f"(buffer {settings.firehose_buffer_seconds:g} s / "
-            f"{_size(settings.firehose_buffer_bytes)})",
+            f"{_size(settings.firehose_buffer_bytes)}; write-ahead log {settings.wal})",
             flush=True,
         )
+        if replayed[0]:
+            print(f"replayed {replayed[1]} events a collector that did not stop cleanly left "
+                  f"in the write-ahead log ({replayed[0]} segments) into the landing zone",
+                  flush=True)
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+
+        def on_commit(upto: int, failed: frozenset[int]) -> None:  # the WAL's thread
+            with contextlib.suppress(RuntimeError):  # the loop is closing
+                loop.call_soon_threadsafe(server.committed, upto, failed)
+
+        wal.on_commit = on_commit
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, stop.set)
@@ -357,9 +459,16 @@ def run_cli(args, settings: Settings) -> int:
     try:
         _run_loop(main)
     finally:
-        firehose.close()
-        edge_handler.configure(sink=None)
+        wal.on_commit = None
+        try:
+            firehose.close()  # every buffer becomes its object, then its segment goes
+        finally:
+            wal.close()
+            edge_handler.configure(sink=None)
     sent = sum(v for k, v in edge_handler.stats.items() if k.startswith("sent:"))
     print(f"stopped after {server.requests} requests: {sent} events, "
-          f"{len(firehose.objects_written)} objects under {settings.landing}", flush=True)
+          f"{len(firehose.objects_written)} objects under {settings.landing}, "
+          f"{wal.commits} write-ahead commits"
+          + (f", {server.not_kept} answered 503 (not kept)" if server.not_kept else ""),
+          flush=True)
     return 0

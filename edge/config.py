@@ -58,6 +58,11 @@ class Settings:
         return self.home / "dagster"
 
     @property
+    def wal(self) -> Path:
+        """The collector's write-ahead log (edge/wal.py)."""
+        return self.home / "wal"
+
+    @property
     def salt_file(self) -> Path:
         return self.home / "salts.json"
 

@@ -22,7 +22,10 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from edge.wal import Segment, WriteAheadLog
 
 try:  # ISA-L's deflate: ~4x zlib's speed at levels 0-3, same gzip format
     from isal import isal_zlib
@@ -83,6 +86,20 @@ def _utc(ts: float) -> dt.datetime:
 DAY_SECONDS = 86400
 
 
+def temporary_path(final: Path) -> Path:
+    """Where an object is written before its rename (a dot name: `*.gz` never matches)."""
+    return final.with_name(f".{final.name}.tmp")
+
+
+def fsync_dir(path: Path) -> None:
+    """Make the names in a folder durable (a rename is not, until its folder is synced)."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _gzip(data: bytes, level: int) -> bytes:
     """gzip, no file name or time in the header (equal input, equal bytes)."""
     if isal_zlib is not None and level <= isal_zlib.ISAL_BEST_COMPRESSION:
@@ -91,10 +108,13 @@ def _gzip(data: bytes, level: int) -> bytes:
 
 
 class _Buffer:
-    __slots__ = ("kind", "chunks", "size", "first_arrival", "day_end", "count")
+    __slots__ = ("kind", "path", "segment", "chunks", "size", "first_arrival", "day_end",
+                 "count")
 
-    def __init__(self, kind: str, first_arrival: float) -> None:
+    def __init__(self, kind: str, path: Path, first_arrival: float) -> None:
         self.kind = kind
+        self.path = path  # the object it becomes, named when it opens
+        self.segment: Segment | None = None  # its write-ahead copy, with a journal
         self.chunks: list[bytes] = []
         self.size = 0
         self.first_arrival = first_arrival
@@ -120,6 +140,10 @@ class LocalFirehose:
     it, so a live producer such as the collector does not wait for gzip and fsync,
     unless the writer falls `MAX_WAITING_BUFFERS` behind (then `put` waits for it);
     `flush()` and `close()` wait until everything handed over is on disk.
+
+    With a `journal` (edge/wal.py, the collector's), each buffer is named when it
+    opens, every record is also appended to the buffer's write-ahead segment, and an
+    object's folder is fsynced after the rename before the segment is let go.
     """
 
     def __init__(
@@ -131,6 +155,7 @@ class LocalFirehose:
         clock: Callable[[], float] = time.time,
         uuid_factory: Callable[[], str] | None = None,
         compresslevel: int = 6,
+        journal: WriteAheadLog | None = None,
     ):
         if buffer_seconds < MIN_BUFFER_SECONDS:
             raise ValueError(f"buffer_seconds must be at least {MIN_BUFFER_SECONDS}")
@@ -143,6 +168,7 @@ class LocalFirehose:
         self.clock = clock
         self.uuid_factory = uuid_factory or (lambda: str(uuid.uuid4()))
         self.compresslevel = compresslevel
+        self.journal = journal
         self._lock = threading.Lock()  # guards the open buffers
         self._out_lock = threading.Lock()  # guards the delivery counters
         self._buffers: dict[str, _Buffer] = {}  # "events" or "errors/<type>"
@@ -190,10 +216,14 @@ class LocalFirehose:
                 full = self._buffers.pop(kind)
                 buf = None
             if buf is None:
-                buf = self._buffers[kind] = _Buffer(kind, now)
+                buf = self._buffers[kind] = _Buffer(kind, self.object_path(now, kind), now)
+                if self.journal is not None:
+                    buf.segment = self.journal.segment(buf.path.relative_to(self.root).as_posix())
             buf.chunks.append(record)
             buf.size += len(record)
             buf.count += 1
+            if buf.segment is not None:  # in the same order as the buffer, under the lock
+                self.journal.append(buf.segment, record)
             waiting = self._queue
         if full is not None:
             if waiting is not None:  # outside the lock: the writer takes it in flush_due
@@ -204,9 +234,22 @@ class LocalFirehose:
     # ------------------------------------------------------------ delivery
 
     def _deliver(self, buf: _Buffer) -> Path:
-        """Write one detached buffer as one object."""
-        final, data = self.encode_object(buf.chunks, buf.first_arrival, buf.kind)
-        return self.write_object(final, data, buf.count)
+        """Write one detached buffer as one object (then its write-ahead segment may go)."""
+        final = self.deliver_records(buf.path, buf.chunks)
+        if buf.segment is not None:
+            self.journal.published(buf.segment)
+        return final
+
+    def deliver_records(self, final: Path, records: list[bytes]) -> Path:
+        """`records` as the object `final` (also how the write-ahead log replays one)."""
+        return self.write_object(final, _gzip(b"".join(records), self.compresslevel),
+                                 len(records))
+
+    def object_path(self, arrival: float, kind: str = "events") -> Path:
+        """Where an object whose oldest record arrived at `arrival` goes, under a new name."""
+        t = _utc(arrival)
+        name = f"{self.stream}-1-{t:%Y-%m-%d-%H-%M-%S}-{self.uuid_factory()}.gz"
+        return self.root / kind / f"dt={t:%Y-%m-%d}" / name
 
     def encode_object(self, records: list[bytes], arrival: float,
                       kind: str = "events") -> tuple[Path, bytes]:
@@ -215,22 +258,28 @@ class LocalFirehose:
         Public with `write_object` for a batch producer that cuts its buffers by the
         rules above itself (the simulator: its workers encode, its parent writes).
         """
-        t = _utc(arrival)
-        name = f"{self.stream}-1-{t:%Y-%m-%d-%H-%M-%S}-{self.uuid_factory()}.gz"
-        return (self.root / kind / f"dt={t:%Y-%m-%d}" / name,
-                _gzip(b"".join(records), self.compresslevel))
+        return self.object_path(arrival, kind), _gzip(b"".join(records), self.compresslevel)
 
     def write_object(self, final: Path, data: bytes, count: int) -> Path:
-        """Temporary name, fsync, rename: readers never see half an object."""
+        """Temporary name, fsync, rename: readers never see half an object.
+
+        With a journal the folders are fsynced too, so the object's name is as durable
+        as the write-ahead segment that is deleted once this returns.
+        """
         folder = final.parent
+        new_folders = [] if folder.is_dir() else [p for p in (folder, *folder.parents)
+                                                  if not p.is_dir()]
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".{final.name}.tmp"
+        tmp = temporary_path(final)
         try:
             with open(tmp, "wb") as f:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, final)
+            if self.journal is not None:
+                for d in (folder, *(p.parent for p in new_folders)):
+                    fsync_dir(d)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise

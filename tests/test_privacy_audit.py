@@ -2,7 +2,8 @@
 
 One `EDGESTATS_HOME` receives traffic from the simulator (its own IPs and UAs, captured
 as they pass into the normaliser), the collector (a real subprocess, real HTTP, viewer
-addresses in `CloudFront-Viewer-Address`), a CloudFront log import and the log-stream
+addresses in `CloudFront-Viewer-Address`; a second one is SIGKILLed after answering, so
+its events stay in the write-ahead log `wal/`), a CloudFront log import and the log-stream
 transform Lambda, each with distinctive IPs (IPv4 and IPv6) and User-Agents carrying a
 random marker.  The day is materialised and reported through the command line.  Then
 every byte under the home is scanned: gzip objects decompressed, Parquet read with
@@ -42,6 +43,7 @@ from edge.firehose import LocalFirehose
 from edge.logformat import LEGACY_FIELDS
 from edge.logimport import import_logs
 from edge.salts import RETENTION, FileSaltStore, MemorySaltStore
+from edge.wal import read_frames
 from orchestration.cli import main
 from tests.reliability.loadgen import CollectorProcess, landed_events
 
@@ -58,6 +60,7 @@ def ua(name: str) -> str:
 
 COLLECTOR_IPS = {"page": "198.51.100.77", "page6": "2001:db8:77:77::77",
                  "pixel": "198.51.100.78", "beacon": "2001:db8:77:77::78"}
+KILLED_COLLECTOR_IP = "198.51.100.80"  # its events stay in the write-ahead log
 FORWARDED_IP = "198.51.100.79"  # in X-Forwarded-For: read by no door, kept by none
 LOG_IPS = ["198.51.100.90", "2001:db8:77:77::90", "198.51.100.92"]
 LOG_FORWARDED_IP = "198.51.100.91"
@@ -131,6 +134,27 @@ def run_collector(home: Path) -> None:
     assert code == 0
 
 
+def run_killed_collector(home: Path) -> None:
+    """A collector SIGKILLed after answering: its events are left in the write-ahead log
+    (`wal/`), the one place besides the landing where the collector writes events."""
+    collector = CollectorProcess(home, python_prelude=COLLECTOR_CLOCK,
+                                 log_name="killed-collector.log")
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", collector.port, timeout=10)
+        for target in ("/killed/", "/_e/p.gif?u=https%3A%2F%2Faudit.example%2Fkilled-pixel"):
+            conn.request("GET", target, headers={
+                "Host": "audit.example", "User-Agent": ua("collector-killed"),
+                "CloudFront-Viewer-Address": f"{KILLED_COLLECTOR_IP}:51234"})
+            resp = conn.getresponse()
+            resp.read()
+            assert resp.status == 200
+        conn.close()
+    finally:
+        collector.kill_now()
+        code, _ = collector.wait()
+    assert code == -signal.SIGKILL
+
+
 def log_line(ip: str, agent: str, request_id: str, status: str = "200",
              forwarded: str = "-") -> str:
     values = dict.fromkeys(LEGACY_FIELDS, "-")
@@ -202,6 +226,7 @@ def audited(tmp_path_factory):
     try:
         run_simulator(settings, simulated)
         run_collector(home)
+        run_killed_collector(home)
         run_log_import(settings, root / "logs")
         run_log_stream(settings)
         with open(home / "commands.log", "w") as out, contextlib.redirect_stdout(out), \
@@ -219,10 +244,10 @@ def audited(tmp_path_factory):
 
 def needles(simulated: set[tuple[str, str]]) -> tuple[set[str], set[str]]:
     ips = set(COLLECTOR_IPS.values()) | set(LOG_IPS) | {FORWARDED_IP, LOG_FORWARDED_IP,
-                                                        STREAM_IP}
+                                                        STREAM_IP, KILLED_COLLECTOR_IP}
     ips |= {ip for ip, _ in simulated if ip}
     agents = {ua(n) for n in ("collector-page", "collector-page6", "collector-pixel",
-                              "collector-beacon", "collector-garbage", "in-body", "log-v4",
+                              "collector-beacon", "collector-garbage", "collector-killed", "in-body", "log-v4",
                               "log-v6", "log-bad-status", "stream", "stream-garbage")}
     agents |= {a for _, a in simulated if a}
     return ips, agents
@@ -315,6 +340,10 @@ def test_the_audit_is_not_vacuous(audited):
     assert ingest >= doors
     assert (home / "report.html").stat().st_size > 10_000
     assert any((home / "dagster").rglob("*.db"))
+    # the killed collector's answered events are in its write-ahead log, and scanned
+    logged = [json.loads(r) for p in (home / "wal").glob("*.wal")
+              for r in read_frames(p.read_bytes())[1:]]
+    assert sorted(e["path"] for e in logged) == ["/killed-pixel", "/killed/"]
     for log in ("collector.log", "import-logs.log", "transform-lambda.log", "commands.log"):
         assert (home / log).stat().st_size > 0, log
     # the collector and the import did log, and what they logged is in the scan above

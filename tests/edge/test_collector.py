@@ -92,7 +92,7 @@ def expected(**kw) -> dict:
 def test_pages_pixel_and_beacon_end_to_end(running):
     c = running
     assert c.first_line == (f"collecting on http://127.0.0.1:{c.port} -> {c.home / 'landing'} "
-                            "(buffer 60 s / 5 MiB)\n")
+                            f"(buffer 60 s / 5 MiB; write-ahead log {c.home / 'wal'})\n")
     before = dt.datetime.now(dt.timezone.utc)
     status, headers, body = c.request(
         "GET", "/blog/?utm_source=Mastodon&utm_campaign=launch", Host="example.com",
@@ -132,8 +132,11 @@ def test_pages_pixel_and_beacon_end_to_end(running):
     code, out, err = c.stop()
     after = dt.datetime.now(dt.timezone.utc)
     assert code == 0, err
-    assert out.splitlines()[-1] == (
-        f"stopped after 5 requests: 3 events, 1 objects under {c.home / 'landing'}")
+    assert re.fullmatch(
+        re.escape(f"stopped after 5 requests: 3 events, 1 objects under {c.home / 'landing'}, ")
+        + r"\d+ write-ahead commits", out.splitlines()[-1])
+    # a clean stop lands every segment: the write-ahead log keeps only its lock file
+    assert [p.name for p in (c.home / "wal").iterdir()] == [".lock"]
     events = c.landed()
     assert len(events) == 3
     for e in events:
@@ -190,7 +193,7 @@ def test_small_buffer_delivers_while_running(tmp_path):
                   env={"EDGESTATS_FIREHOSE_BUFFER_BYTES": "2000",
                        "EDGESTATS_FIREHOSE_BUFFER_SECONDS": "1"})
     try:
-        assert c.first_line.endswith("(buffer 1 s / 2000 B)\n")
+        assert c.first_line.endswith(f"(buffer 1 s / 2000 B; write-ahead log {c.home / 'wal'})\n")
         for i in range(20):
             assert c.request("GET", f"/q{i}", Host="example.com", User_Agent=FIREFOX)[0] == 200
         # ~600 bytes per event: full buffers are written by the background thread
@@ -231,6 +234,41 @@ def test_bad_port_number_exit_2(tmp_path):
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert (r.returncode, r.stderr) == (
         2, "edgestats: --port 70000 is not a TCP port; use 0-65535 (0 picks a free one)\n")
+
+
+def test_a_second_collector_on_the_same_home_is_one_clear_line_and_exit_2(running):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EDGESTATS_")}
+    env["EDGESTATS_HOME"] = str(running.home)
+    r = subprocess.run([sys.executable, "-m", "orchestration.cli", "collect", "--port", "0"],
+                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert (r.returncode, r.stderr) == (
+        2, f"edgestats: another edgestats collect is using {running.home / 'wal'}; stop it "
+           "first or give this one its own EDGESTATS_HOME\n")
+    assert running.request("GET", "/", Host="example.com", User_Agent=FIREFOX)[0] == 200
+
+
+def test_pipelined_answers_keep_their_order_while_events_wait_for_their_commit(running):
+    """A page (event), an asset (no event: nothing to wait for), a pixel (event) and a
+    page with `Connection: close`, in one write: four answers in request order, then the
+    connection closes; the three events landed."""
+    c = running
+    head = f"Host: example.com\r\nUser-Agent: {FIREFOX}\r\n"
+    sock = socket.create_connection(("127.0.0.1", c.port), timeout=10)
+    sock.sendall((f"GET /first HTTP/1.1\r\n{head}\r\n"
+                  f"GET /logo.png HTTP/1.1\r\n{head}\r\n"
+                  f"GET /_e/p.gif?u=https%3A%2F%2Fexample.com%2Fthird HTTP/1.1\r\n{head}\r\n"
+                  f"GET /fourth HTTP/1.1\r\n{head}Connection: close\r\n\r\n"
+                  f"GET /never HTTP/1.1\r\n{head}\r\n").encode())
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    sock.close()
+    statuses = re.findall(rb"HTTP/1\.1 (\d{3}) ", data)
+    assert statuses == [b"200", b"404", b"200", b"200"]
+    assert data.index(b"image/gif") > data.index(b"not found")  # the pixel after the 404
+    code, _, err = c.stop()
+    assert code == 0, err
+    assert sorted(e["path"] for e in c.landed()) == ["/first", "/fourth", "/third"]
 
 
 def test_malformed_http_gets_400_and_the_server_keeps_going(running):

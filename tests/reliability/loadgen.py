@@ -49,11 +49,12 @@ class Request:
     raw: bytes
 
 
-def request_mix(count: int, seed: int = 1) -> list[Request]:
-    """`count` requests: 70% page views, 20% pixel hits (some custom events), 10% beacons."""
+def request_mix(count: int, seed: int = 1, first: int = 0) -> list[Request]:
+    """`count` requests numbered from `first`: 70% page views, 20% pixel hits (some custom
+    events), 10% beacons."""
     rnd = random.Random(seed)
     out = []
-    for n in range(count):
+    for n in range(first, first + count):
         ua = USER_AGENTS[n % len(USER_AGENTS)]
         ip = f"203.0.113.{1 + n % 250}"
         common = (f"Host: {SITE}\r\nUser-Agent: {ua}\r\n"
@@ -190,7 +191,7 @@ class CollectorProcess:
     """`edgestats collect --port 0` as a subprocess with its own EDGESTATS_HOME."""
 
     def __init__(self, home: Path, env: dict[str, str] | None = None,
-                 python_prelude: str | None = None):
+                 python_prelude: str | None = None, log_name: str = "collector.log"):
         self.home = home
         home.mkdir(parents=True, exist_ok=True)
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("EDGESTATS_")}
@@ -202,11 +203,13 @@ class CollectorProcess:
             argv = [sys.executable, "-c", code]
         else:
             argv = [sys.executable, "-m", "orchestration.cli", "collect", "--port", "0"]
-        self.log = home / "collector.log"
+        self.log = home / log_name
         self._log_file = open(self.log, "w")  # noqa: SIM115 - closed in wait()
+        # Unbuffered: `communicate` reads the pipe's fd itself, so whatever a buffered
+        # reader had taken past the first line would be lost.
         self.proc = subprocess.Popen(argv, cwd=ROOT, env=full_env, stdout=subprocess.PIPE,
-                                     stderr=self._log_file, text=True)
-        self.first_line = self.proc.stdout.readline()
+                                     stderr=self._log_file, bufsize=0)
+        self.first_line = self.proc.stdout.readline().decode()
         m = re.match(r"collecting on http://127\.0\.0\.1:(\d+) -> ", self.first_line)
         if not m:
             self.proc.kill()
@@ -216,7 +219,8 @@ class CollectorProcess:
         self.port = int(m.group(1))
 
     def wait(self, timeout: float = 60) -> tuple[int, str]:
-        out, _ = self.proc.communicate(timeout=timeout)
+        raw, _ = self.proc.communicate(timeout=timeout)
+        out = (raw or b"").decode()
         self._log_file.close()
         with open(self.log, "a") as f:  # keep everything it printed, for the privacy scan
             f.write(self.first_line + (out or ""))
