@@ -5,15 +5,15 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export EDGESTATS_HOME ?= $(CURDIR)/.edgestats
 
-.PHONY: setup demo test test-fast bench lint fmt ui synth cdk-synth clean
+.PHONY: setup demo test test-fast bench lint fmt ui synth cdk-synth clean trino trino-up trino-down
 
 setup: $(STAMP)
 
 # Reinstall only when the venv is missing or pyproject.toml changed since the last install.
 $(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) >&2
+	$(BIN)/python -m pip install --quiet --upgrade pip >&2
+	$(BIN)/python -m pip install --quiet -e '.[dev]' >&2
 	@touch $(STAMP)
 
 demo: setup
@@ -49,6 +49,16 @@ $(CDK):
 	npm install --prefix .cdk-cli --no-audit --no-fund aws-cdk@2
 cdk-synth: setup $(CDK)
 	CDK_DISABLE_CLI_TELEMETRY=true AWS_EC2_METADATA_DISABLED=true $(CDK) synth --no-notices -q
+
+# Trino over moto's S3 and Glue on 127.0.0.1 (orchestration/devstack.py): `make trino` fetches
+# and verifies the pinned server into .cache/ (not in git); `eval "$$(make -s trino-up)"`
+# starts it and sets EDGESTATS_BACKEND=trino and the rest in the shell; `make trino-down`.
+trino: setup
+	$(BIN)/python -m orchestration.devstack fetch
+trino-up: setup
+	@$(BIN)/python -m orchestration.devstack up
+trino-down:
+	@$(BIN)/python -m orchestration.devstack down
 
 clean:
 	rm -rf .edgestats cdk.out build .pytest_cache

@@ -75,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     q = sub.add_parser("sql", help="read-only SQL over the summary tables")
     q.add_argument("query")
+    q.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                   help="table (for people, the default), csv or json (for programs)")
 
     k = sub.add_parser("cost", help="monthly cost model per ingestion door")
     k.add_argument("--pageviews-per-month", type=positive_int, default=1_000_000)

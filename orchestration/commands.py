@@ -7,7 +7,10 @@ are what `dagster dev` (`make ui`) shows afterwards.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import decimal
+import json
 import os
 import sys
 import time
@@ -367,13 +370,38 @@ def run_sql(settings: Settings, text: str) -> QueryResult:
     raise UsageError(f"query failed: {errors[0]}")
 
 
-def sql_cli(args, settings: Settings) -> int:
-    from tabulate import tabulate
+SQL_FORMATS = ("table", "csv", "json")
 
-    result = run_sql(settings, args.query)
-    print(tabulate(result.rows, headers=result.columns, tablefmt="simple", missingval="NULL",
-                   floatfmt=".4g", intfmt=","))
-    print(f"({len(result.rows)} row{'s' if len(result.rows) != 1 else ''})")
+
+def _json_value(value):
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    return value
+
+
+def format_result(result: QueryResult, fmt: str, out: TextIO) -> None:
+    """A query's rows as a table for people, or as CSV or JSON for programs: CSV has a
+    header row and empty fields for NULL; JSON is one array of objects."""
+    if fmt == "csv":
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(result.columns)
+        writer.writerows(["" if v is None else v for v in row] for row in result.rows)
+    elif fmt == "json":
+        json.dump([{c: _json_value(v) for c, v in zip(result.columns, row, strict=True)}
+                   for row in result.rows], out, indent=1)
+        out.write("\n")
+    else:
+        from tabulate import tabulate
+
+        out.write(tabulate(result.rows, headers=result.columns, tablefmt="simple",
+                           missingval="NULL", floatfmt=".4g", intfmt=",") + "\n")
+        out.write(f"({len(result.rows)} row{'s' if len(result.rows) != 1 else ''})\n")
+
+
+def sql_cli(args, settings: Settings) -> int:
+    format_result(run_sql(settings, args.query), getattr(args, "format", "table"), sys.stdout)
     return 0
 
 

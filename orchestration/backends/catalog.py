@@ -20,7 +20,8 @@ Both run the pipeline's SQL as written, against tables the analytics stack deplo
   the object is repaired and the statement run again: the original is kept under
   `quarantine/dt=D/`, and the object is replaced by its complete lines (or removed when
   none can be read), which is what the local backend reads from it.  Later scans report
-  it from the quarantine copy, truncated or unreadable as locally.
+  it from the quarantine copy, truncated or unreadable as locally, and listings of the
+  landing zone (`landing_objects`) show it as it was delivered.
 - **Atomic day replace.**  A write never touches what readers read: the statement's rows
   go to a new version, `<table>/gen-<utc time>-<id>/dt=D/`, through a scratch table
   located there (an INSERT adds its partitions); then each day's partition of the real
@@ -738,9 +739,11 @@ class CatalogEngine(Engine):
         found = []
         for day, day_prefixes in prefixes.items():
             for prefix in day_prefixes:
-                for obj in self._data_objects(bucket, prefix):
-                    found.append(LandingObject(key=obj["Key"][len(root):], day=day,
-                                               bytes=obj["Size"]))
+                objects = {o["Key"][len(root):]: o["Size"] for o in self._data_objects(bucket, prefix)}
+                if area == "events":  # as delivered: a repaired object by its original
+                    for o in self._data_objects(bucket, f"{root}{QUARANTINE}/dt={day}/"):
+                        objects[f"events/{o['Key'][len(root) + len(QUARANTINE) + 1:]}"] = o["Size"]
+                found += [LandingObject(key=k, day=day, bytes=n) for k, n in sorted(objects.items())]
         return found
 
     def _landing_root(self) -> tuple[str, str]:
