@@ -22,6 +22,7 @@ from edge.catalog import LANDING_TABLE
 from infra import crawler
 from infra.common import (
     EVENTS_PREFIX,
+    QUARANTINE_PREFIX,
     access_logs_bucket,
     acknowledge,
     acknowledge_wildcards,
@@ -184,7 +185,16 @@ class AnalyticsStack(Stack):
                 resources=[landing.bucket_arn, wh.bucket_arn, res.bucket_arn]),
             iam.PolicyStatement(
                 sid="ReadLanding", actions=["s3:GetObject"],
+                resources=[landing.arn_for_objects(f"{EVENTS_PREFIX}*"),
+                           landing.arn_for_objects(f"{QUARANTINE_PREFIX}*")]),
+            # a damaged landing object that fails a query is quarantined and its readable
+            # lines put back (orchestration/backends/catalog.py)
+            iam.PolicyStatement(
+                sid="RepairLanding", actions=["s3:PutObject", "s3:DeleteObject"],
                 resources=[landing.arn_for_objects(f"{EVENTS_PREFIX}*")]),
+            iam.PolicyStatement(
+                sid="QuarantineLanding", actions=["s3:PutObject"],
+                resources=[landing.arn_for_objects(f"{QUARANTINE_PREFIX}*")]),
             iam.PolicyStatement(
                 sid="WriteWarehouseAndResults",
                 actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject",
@@ -192,11 +202,14 @@ class AnalyticsStack(Stack):
                 resources=[wh.arn_for_objects("*"), res.arn_for_objects("*")]),
             iam.PolicyStatement(
                 sid="Catalog",
+                # CreateTable/UpdateTable/DeleteTable: the raw_events view and the scratch
+                # tables a day's new version is written through (atomic day replace)
                 actions=["glue:GetDatabase", "glue:GetTable", "glue:GetTables",
+                         "glue:CreateTable", "glue:UpdateTable", "glue:DeleteTable",
                          "glue:GetPartition", "glue:GetPartitions", "glue:BatchGetPartition",
                          "glue:CreatePartition", "glue:BatchCreatePartition",
-                         "glue:UpdatePartition", "glue:DeletePartition",
-                         "glue:BatchDeletePartition"],
+                         "glue:UpdatePartition", "glue:BatchUpdatePartition",
+                         "glue:DeletePartition", "glue:BatchDeletePartition"],
                 resources=[catalog_arn, database_arn, tables_arn]),
             iam.PolicyStatement(
                 sid="Crawler",
@@ -213,8 +226,10 @@ class AnalyticsStack(Stack):
         for s in statements:
             role.add_to_policy(s)
         acknowledge_wildcards(role, "Objects are named per day and per query at run time; access "
-                              "is limited to these three buckets (landing read-only, events/ "
-                              "only) and to this database's tables.",
-                              landing.arn_for_objects(f"{EVENTS_PREFIX}*"), wh.arn_for_objects("*"),
-                              res.arn_for_objects("*"), tables_arn)
+                              "is limited to these three buckets (landing: events/ and "
+                              "quarantine/ only, written only to repair a damaged object) and "
+                              "to this database's tables.",
+                              landing.arn_for_objects(f"{EVENTS_PREFIX}*"),
+                              landing.arn_for_objects(f"{QUARANTINE_PREFIX}*"),
+                              wh.arn_for_objects("*"), res.arn_for_objects("*"), tables_arn)
         return role

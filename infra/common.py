@@ -11,6 +11,7 @@ from constructs import Construct, IConstruct
 from infra.options import EDGE_REGION, InfraOptions
 
 EVENTS_PREFIX = "events/"
+QUARANTINE_PREFIX = "quarantine/"  # damaged landing objects as delivered (the backends repair)
 FIREHOSE_EVENTS_PREFIX = "events/dt=!{timestamp:yyyy-MM-dd}/"
 FIREHOSE_ERRORS_PREFIX = "errors/!{firehose:error-output-type}/dt=!{timestamp:yyyy-MM-dd}/"
 SALT_PREFIX = "/edgestats/salt"

@@ -28,6 +28,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from edge.config import ConfigError, Settings
+from orchestration.engine import Engine
 from orchestration.tables import DUCKDB_TYPES, SUMMARY_TABLES
 
 # Every summary table's columns as DESIGN 6 declares them (orchestration.tables), read with
@@ -154,10 +155,16 @@ class Warehouse:
 
     con: duckdb.DuckDBPyConnection
     files: list[Path] = field(default_factory=list)
+    engine_bytes: int = 0  # read through an engine: what its tables store for those days
+    engine_partitions: int = 0
 
     @property
     def bytes_read(self) -> int:
-        return sum(f.stat().st_size for f in self.files)
+        return sum(f.stat().st_size for f in self.files) + self.engine_bytes
+
+    @property
+    def files_read(self) -> int:
+        return len(self.files) + self.engine_partitions
 
 
 def _partition_files(warehouse: Path, table: str, first: dt.date, last: dt.date) -> list[Path]:
@@ -181,6 +188,39 @@ def _partition_files(warehouse: Path, table: str, first: dt.date, last: dt.date)
                 if f.is_file() and not f.name.startswith(".")
             )
     return found
+
+
+def load_from_engine(engine: Engine, first: dt.date, last: dt.date,
+                     site: str | None) -> Warehouse:
+    """The summary tables of [first, last] through the engine (any backend): each table's
+    rows of those days by one query, loaded into an in-memory DuckDB, `site` filtered
+    there (it is never put into the engine's SQL)."""
+    import pyarrow as pa
+
+    from orchestration.engine import DayRange
+
+    con = duckdb.connect(":memory:")
+    wh = Warehouse(con)
+    days = DayRange(first, last)
+    for table, columns in TABLE_COLUMNS.items():
+        names = ", ".join([*columns, "dt"])
+        try:
+            result = engine.query(
+                f"SELECT {names} FROM {table} "  # noqa: S608 - constants and dates
+                f"WHERE dt BETWEEN '{first.isoformat()}' AND '{last.isoformat()}'")
+        except Exception as e:  # any engine's error, as one line
+            raise ReportError(f"cannot read summary table {table} through the "
+                              f"{engine.name} engine: {str(e).splitlines()[0]}") from None
+        data = list(zip(*result.rows, strict=True)) if result.rows else [[]] * len(result.columns)
+        con.register("fetched", pa.table({c: pa.array(list(v))
+                                          for c, v in zip(result.columns, data, strict=True)}))
+        select = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in columns.items())
+        con.execute(f"CREATE TABLE {table} AS SELECT CAST(dt AS DATE) AS day, {select} "  # noqa: S608
+                    "FROM fetched WHERE $site IS NULL OR site = $site", {"site": site})
+        con.unregister("fetched")
+        wh.engine_partitions += len({r[-1] for r in result.rows})
+        wh.engine_bytes += engine.stored_bytes(table, days)
+    return wh
 
 
 def load_warehouse(warehouse: Path, first: dt.date, last: dt.date, site: str | None) -> Warehouse:
@@ -849,24 +889,27 @@ class ReportResult:
 
 
 def build_report(
-    warehouse: Path, start: dt.date, end: dt.date, site: str | None = None
+    source: Path | Engine, start: dt.date, end: dt.date, site: str | None = None
 ) -> ReportResult:
-    """Read the summary tables for [start, end] and the previous period; render the HTML."""
+    """Read the summary tables for [start, end] and the previous period, from a local
+    warehouse folder or through an engine (any backend); render the HTML."""
     if end < start:
         raise ReportError(
             f"--end {end} is before --start {start}; give an end on or after the start"
         )
     days = (end - start).days + 1
-    wh = load_warehouse(Path(warehouse), start - dt.timedelta(days=days), end, site)
+    first = start - dt.timedelta(days=days)
+    wh = (load_warehouse(Path(source), first, end, site) if isinstance(source, str | Path)
+          else load_from_engine(source, first, end, site))
     try:
         numbers = compute_numbers(wh, start, end, site)
     finally:
         wh.con.close()
     bytes_read = wh.bytes_read
-    view = _view(numbers, bytes_read, len(wh.files), dt.datetime.now(dt.UTC))
+    view = _view(numbers, bytes_read, wh.files_read, dt.datetime.now(dt.UTC))
     html = _template().render(**view)
     return ReportResult(
-        html, bytes_read, len(wh.files), summary_markdown(numbers, bytes_read), numbers
+        html, bytes_read, wh.files_read, summary_markdown(numbers, bytes_read), numbers
     )
 
 
@@ -895,6 +938,15 @@ def save_report(result: ReportResult, out: Path) -> Path:
     return out
 
 
+def report_through_engine(settings: Settings, start: dt.date, end: dt.date,
+                          site: str | None = None) -> ReportResult:
+    """`build_report` reading the configured backend's tables."""
+    from orchestration.backends import make_engine
+
+    with make_engine(settings) as engine:
+        return build_report(engine, start, end, site)
+
+
 def default_report_path(settings: Settings) -> Path:
     return settings.home / DEFAULT_REPORT_NAME
 
@@ -906,8 +958,9 @@ def write_report(
     site: str | None = None,
     out: Path | str | None = None,
 ) -> Path:
-    """Build the report from the local warehouse and write it (default $EDGESTATS_HOME/report.html)."""
-    result = build_report(settings.warehouse, start, end, site)
+    """Build the report through the configured engine and write it (default
+    $EDGESTATS_HOME/report.html)."""
+    result = report_through_engine(settings, start, end, site)
     return save_report(result, Path(out) if out else default_report_path(settings))
 
 
@@ -923,7 +976,7 @@ def run_cli(args, settings: Settings) -> int:
             "(aws s3 cp report.html s3://bucket/key)"
         )
     site = args.site.strip().lower() if args.site else None
-    result = build_report(settings.warehouse, args.start, args.end, site)
+    result = report_through_engine(settings, args.start, args.end, site)
     path = save_report(
         result, Path(args.out).expanduser() if args.out else default_report_path(settings)
     )

@@ -408,10 +408,13 @@ class LocalEngine(Engine):
         for table in tables_named(duck_sql) - self._views:
             if table in WAREHOUSE_TABLES:
                 folder = self._table_dir(table)
-                if any(folder.glob("dt=*/*.parquet")):
+                if any(folder.glob("dt=????-??-??/*.parquet")):
+                    # dt=YYYY-MM-DD folders only (not a writer's temporary folder); files
+                    # by column name, so a column all NULL in one file still unions
                     body = (
-                        f"SELECT * FROM read_parquet({_sql_string(folder / 'dt=*' / '*.parquet')}, "  # noqa: S608 - our own quoted path
-                        "hive_partitioning = true, hive_types = {'dt': 'VARCHAR'})"
+                        f"SELECT * FROM read_parquet({_sql_string(folder / 'dt=????-??-??' / '*.parquet')}, "  # noqa: S608 - our own quoted path
+                        "hive_partitioning = true, hive_types = {'dt': 'VARCHAR'}, "
+                        "union_by_name = true)"
                     )
                 else:
                     body = _empty_select(WAREHOUSE_TABLES[table])

@@ -42,16 +42,20 @@ def sql_metadata(statements: list[str]) -> dg.MetadataValue:
 
 
 def engine_metadata(writes: Sequence[WriteResult], queries: Sequence[QueryResult] = ()) -> dict:
-    """What the engine reported about its statements (Athena: query ids, bytes scanned,
-    their cost at list price, engine time); empty for an engine that reports none."""
+    """What the engine reported about its statements (Athena and Trino: query ids, bytes
+    scanned, engine time; Athena also their cost at list price); empty for an engine that
+    reports none (the local backend)."""
     results = [*writes, *queries]
-    if not any(r.cost_usd is not None for r in results):
-        return {}
     ids = [i for w in writes for i in w.query_ids] + [q.query_id for q in queries if q.query_id]
-    return {
+    if not ids:
+        return {}
+    meta = {
         "query_ids": dg.MetadataValue.json(ids),
         "bytes_scanned": dg.MetadataValue.int(sum(r.bytes_scanned or 0 for r in results)),
-        "cost_usd": dg.MetadataValue.float(round(sum(r.cost_usd or 0.0 for r in results), 9)),
         "engine_seconds": dg.MetadataValue.float(
             round(sum(r.engine_seconds or 0.0 for r in results), 3)),
     }
+    if any(r.cost_usd is not None for r in results):
+        meta["cost_usd"] = dg.MetadataValue.float(
+            round(sum(r.cost_usd or 0.0 for r in results), 9))
+    return meta

@@ -118,7 +118,10 @@ def materialize_in_child(home: Path, first: dt.date, last: dt.date) -> dict:
     )
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr.strip().splitlines()[-1] if proc.stderr else "failed")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    lines = [line for line in proc.stdout.splitlines() if line.startswith('{"ok"')]
+    if not lines:
+        raise RuntimeError(f"no result from the child; its output ends: {proc.stdout[-500:]!r}")
+    return json.loads(lines[-1])
 
 
 def pandas_site_and_page_daily(files: list[str], day: dt.date) -> tuple[dict, dict, float]:

@@ -449,9 +449,19 @@ def test_dagster_role_is_scoped_to_these_resources(synth):
     role_policy = next(r for k, r in resources(t, "AWS::IAM::Policy").items()
                        if k.startswith("DagsterRole"))
     sts = {s["Sid"]: s for s in role_policy["Properties"]["PolicyDocument"]["Statement"]}
-    assert sorted(sts) == ["Athena", "Catalog", "Crawler", "ListBuckets", "ReadLanding",
-                           "WriteWarehouseAndResults"]
+    assert sorted(sts) == ["Athena", "Catalog", "Crawler", "ListBuckets", "QuarantineLanding",
+                           "ReadLanding", "RepairLanding", "WriteWarehouseAndResults"]
     assert sts["ReadLanding"]["Action"] == "s3:GetObject"
+    # the landing zone is written only to repair a damaged object: events/ and quarantine/
+    assert [flat(r).rsplit("/", 2)[1] for r in sts["ReadLanding"]["Resource"]] == [
+        "events", "quarantine"]
+    assert sorted(sts["RepairLanding"]["Action"]) == ["s3:DeleteObject", "s3:PutObject"]
+    assert flat(sts["RepairLanding"]["Resource"]).endswith('/events/*"]]}')
+    assert sts["QuarantineLanding"]["Action"] == "s3:PutObject"
+    assert flat(sts["QuarantineLanding"]["Resource"]).endswith('/quarantine/*"]]}')
+    # views and scratch tables of this database only, and the partitions they repoint
+    assert {"glue:CreateTable", "glue:DeleteTable", "glue:BatchUpdatePartition"} <= set(
+        sts["Catalog"]["Action"])
     assert flat(sts["Crawler"]["Resource"]).endswith(':crawler/edgestats-raw-events"]]}')
     # the runtime retargets the crawler at each run's day folders: this crawler only
     assert sorted(sts["Crawler"]["Action"]) == [

@@ -667,6 +667,10 @@ def test_engine_metadata_only_for_an_engine_that_reports():
     assert {k: v.value for k, v in meta.items()} == {
         "query_ids": ["q1", "q2", "q3"], "bytes_scanned": MB + 2, "cost_usd": 0.75,
         "engine_seconds": 1.75}
+    trino = WriteResult("events", {D1: 3}, bytes_written=10, bytes_scanned=7,
+                        query_ids=["t1"], engine_seconds=0.5)  # self-hosted: no list price
+    assert {k: v.value for k, v in engine_metadata([trino]).items()} == {
+        "query_ids": ["t1"], "bytes_scanned": 7, "engine_seconds": 0.5}
 
 
 def test_raw_events_asset_runs_in_the_crawler_pool_of_limit_one(tmp_path):

@@ -39,7 +39,6 @@ from orchestration.backends.catalog import QUARANTINE, QueryFailed
 from orchestration.backends.trino import TrinoEngine
 from orchestration.commands import materialize
 from orchestration.engine import DayRange
-from orchestration.statements import render
 from orchestration.tables import RAW_EVENT_COLUMNS, WAREHOUSE_TABLES
 from tests.orchestration import scenario
 from tests.reliability import corrupt_landing
@@ -354,21 +353,28 @@ def _edgestats(env: dict, *args: str) -> str:
 
 
 def test_the_commands_work_on_the_stack_as_on_the_local_backend(world, tmp_path):
-    """simulate, materialize and sql --format csv with the variables `make trino-up`
-    prints, beside the same commands on the local backend."""
+    """simulate, materialize, sql --format csv and report with the variables `make
+    trino-up` prints, beside the same commands on the local backend."""
     local = {"EDGESTATS_HOME": str(tmp_path / "local"), "EDGESTATS_BACKEND": "local"}
     trino = {**world.environment(), "EDGESTATS_HOME": str(tmp_path / "trino")}
     query = ("SELECT dt, site, pageviews, visitors, sessions, bounces, bounce_rate, "
              "avg_visit_duration_s, views_per_session FROM site_daily ORDER BY dt, site")
-    outputs = []
+    outputs, reports = [], []
     for env in (local, trino):
         _edgestats(env, "simulate", "--start", "2026-11-10", "--days", "2",
                    "--pageviews-per-day", "1000")
         _edgestats(env, "materialize", "--start", "2026-11-10", "--end", "2026-11-11")
         outputs.append(_edgestats(env, "sql", "--format", "csv", query))
+        report = _edgestats(env, "report", "--start", "2026-11-10", "--end", "2026-11-11",
+                            "--out", str(tmp_path / f"{env['EDGESTATS_BACKEND']}.html"))
+        reports.append(report.splitlines()[1].split(" read from ")[0])
     assert outputs[0] == outputs[1]
     assert outputs[0].count("\n") == 1 + 2 * 2  # header, 2 days x 2 sites
     assert re.match(r"dt,site,pageviews,", outputs[0])
+    # the report reads through the engine too: the same numbers from Trino's tables
+    assert reports[0] == reports[1]
+    assert re.fullmatch(r"2026-11-10 to 2026-11-11: 2 sites, [0-9,]+ page views, [0-9,]+ "
+                        r"visitors \(sum of daily\), [0-9.]+ [kM]?B", reports[0]), reports[0]
 
 
 def test_make_targets_run_the_devstack():
