@@ -30,6 +30,7 @@ bench: setup
 
 lint: setup
 	$(BIN)/ruff check edge infra orchestration tests
+	$(BIN)/lint-imports
 
 fmt: setup
 	$(BIN)/ruff format edge infra orchestration tests

@@ -23,6 +23,10 @@ class ConfigError(ValueError):
     """A setting a user gave is unusable; the message says what to do."""
 
 
+class UsageError(ConfigError):
+    """Bad input from the user on the command line: one clear line, exit code 2."""
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path

@@ -11,11 +11,7 @@ import argparse
 import datetime as dt
 import sys
 
-from edge.config import ConfigError, Settings
-
-
-class UsageError(ConfigError):
-    """Bad input from the user: one clear line, exit code 2."""
+from edge.config import ConfigError, Settings, UsageError  # noqa: F401 - UsageError: callers'
 
 
 def parse_date(text: str) -> dt.date:
@@ -37,7 +33,7 @@ def positive_int(text: str) -> int:
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2
-        self.exit(2, f"edgestats: {message} (see `edgestats {self.prog.split()[-1]} --help`)\n")
+        self.exit(2, f"edgestats: {message} (see `{self.prog} --help`)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -21,9 +21,8 @@ from typing import TextIO
 import sqlglot
 from sqlglot import exp
 
-from edge.config import Settings
+from edge.config import Settings, UsageError
 from orchestration.backends import make_engine
-from orchestration.cli import UsageError
 from orchestration.engine import MAX_PARTITIONS_PER_STATEMENT, DayRange, QueryResult
 
 JOB_NAME = "edgestats_daily"
