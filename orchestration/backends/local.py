@@ -9,12 +9,16 @@
 - `events` and the summaries are Parquet under `<warehouse>/<table>/dt=<day>/`, read
   through views with hive partitioning (`dt` is a string, as in Glue).
 - Statements arrive in Athena dialect and are transpiled by sqlglot.
-- A write goes to `<warehouse>/.staging/`, then each day's folder is swapped in by
-  rename, under a per-(table, day) file lock.
+- A write goes to `<warehouse>/.staging/`, then each day's folder is exchanged with the
+  old one in one step (Linux `renameat2`), under a per-(table, day) file lock; the old
+  one stays aside for a while, and a query that loses a file to a swap reads again.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import errno
 import hashlib
 import json
 import os
@@ -61,6 +65,13 @@ _SNIFF_BYTES = 4096  # read a gzip object in small steps until its first line is
 PATH_COLUMN = landing_reader.PATH_COLUMN
 STAGE_KEEP_S = 2 * 3600  # a landing folder's staged copy unused this long is deleted
 STAGE_REPLACED_KEEP_S = 600  # an outdated copy may still be read by a running block
+REPLACED_KEEP_S = 600  # a replaced day of a warehouse table, for queries already running
+QUERY_ATTEMPTS = 3  # a query that lost a file to a concurrent swap lists the files again
+_AT_FDCWD, _RENAME_EXCHANGE = -100, 2
+try:
+    _LIBC = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+except OSError:  # pragma: no cover - no C library to load: two renames instead
+    _LIBC = None
 
 
 @lru_cache(maxsize=256)
@@ -126,6 +137,20 @@ def _remove_if_older(path: Path, seconds: float) -> None:
                 path.unlink()
     except FileNotFoundError:
         pass
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux `renameat2(RENAME_EXCHANGE)`, which the standard
+    library does not expose); False where the system cannot."""
+    rename = getattr(_LIBC, "renameat2", None) if _LIBC is not None else None
+    if rename is None:
+        return False
+    if rename(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):  # e.g. a file system without it
+        return False
+    raise OSError(err, os.strerror(err), str(b))
 
 
 def _listing_key(files: list[Path]) -> str:
@@ -458,15 +483,18 @@ class LocalEngine(Engine):
                 self.con.execute(f"CREATE TEMP TABLE {scratch} AS {query}")
                 self._refuse_strays(table, days, scratch)
                 rows, size = {}, 0
+                # a name of this write's own: a path never holds two versions' contents
+                # (a reader that listed it earlier reads it whole, or finds it gone)
+                part = f"part-{uuid.uuid4().hex[:16]}.parquet"
                 for day in days.keys:
                     folder = staging / f"dt={day}"
                     folder.mkdir(parents=True)
                     self.con.execute(
                         f"COPY (SELECT * EXCLUDE ({PARTITION_COLUMN}) FROM {scratch} "  # noqa: S608 - validated day
                         f"WHERE {PARTITION_COLUMN} = '{day}') "
-                        f"TO {_sql_string(folder / 'part-0.parquet')} (FORMAT parquet, COMPRESSION zstd)")
-                    rows[day] = pq.read_metadata(folder / "part-0.parquet").num_rows
-                    size += (folder / "part-0.parquet").stat().st_size
+                        f"TO {_sql_string(folder / part)} (FORMAT parquet, COMPRESSION zstd)")
+                    rows[day] = pq.read_metadata(folder / part).num_rows
+                    size += (folder / part).stat().st_size
                 target.mkdir(parents=True, exist_ok=True)
                 for day in days.keys:
                     self._swap(staging / f"dt={day}", target / f"dt={day}")
@@ -500,19 +528,36 @@ class LocalEngine(Engine):
 
     @staticmethod
     def _swap(new: Path, final: Path) -> None:
+        """Put the day's new folder in place in one step (Linux: `renameat2` exchanges the
+        two folders; elsewhere two renames, with a moment between them without the day).
+        The replaced version is kept aside for `REPLACED_KEEP_S`, so a query that listed
+        its files just before can still read them; older ones go now."""
+        for aside in final.parent.glob(f".{final.name}.old-*"):
+            _remove_if_older(aside, REPLACED_KEEP_S)
         old = final.with_name(f".{final.name}.old-{uuid.uuid4().hex}")
+        if final.exists() and _exchange(new, final):
+            os.replace(new, old)  # `new` now holds the replaced version
+            return
         if final.exists():
             os.replace(final, old)
         os.replace(new, final)
-        shutil.rmtree(old, ignore_errors=True)
 
     def query(self, sql: str) -> QueryResult:
         duck_sql = to_duckdb(sql)
-        self._prepare(duck_sql)
-        rel = self.con.sql(duck_sql)
-        if rel is None:
-            return QueryResult([], [])
-        return QueryResult(list(rel.columns), rel.fetchall())
+        for attempt in range(1, QUERY_ATTEMPTS + 1):
+            try:
+                self._prepare(duck_sql)  # a view reads its files' schema when made
+                rel = self.con.sql(duck_sql)
+                if rel is None:
+                    return QueryResult([], [])
+                return QueryResult(list(rel.columns), rel.fetchall())
+            except duckdb.IOException:
+                if attempt == QUERY_ATTEMPTS:
+                    raise
+                # a day was replaced between listing its files and reading them: the
+                # views list the files again, and the query reads the new version
+                self._views -= set(WAREHOUSE_TABLES)
+        raise AssertionError("unreachable")
 
     def stored_bytes(self, table: str, days: DayRange) -> int:
         folder = self._table_dir(table)

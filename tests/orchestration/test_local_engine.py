@@ -175,6 +175,43 @@ def test_replace_partitions_replaces_exactly_the_given_days(engine):
         p.stat().st_size for p in (engine.warehouse / "bot_daily" / "dt=2024-03-06").iterdir())
 
 
+def test_a_reader_sees_the_old_day_or_the_new_one_never_a_gap(engine, tmp_path):
+    """The day's folder is exchanged in one step; the replaced one stays aside for
+    queries that listed it."""
+    day = "2024-03-05"
+    contents = [(("a.com", 1), ("b.com", 2)), (("c.com", 3),)]
+    allowed = {tuple(sorted(c)) for c in contents}
+    engine.replace_partitions("bot_daily", DAY, site_rows(day, *contents[0]))
+    seen, errors, stop = [], [], threading.Event()
+
+    def read() -> None:
+        with LocalEngine(Settings(home=tmp_path / "home")) as reader:
+            while not stop.is_set():
+                reader._views.discard("bot_daily")  # list the files again each time
+                try:
+                    seen.append(tuple(sorted(reader.query(
+                        "SELECT site, hits FROM bot_daily").rows)))
+                except Exception as e:  # noqa: BLE001 - reported below
+                    errors.append(e)
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    try:
+        n = 0
+        while n < 40 or len(seen) < 200:  # until the reader has read across many swaps
+            n += 1
+            engine.replace_partitions("bot_daily", DAY, site_rows(day, *contents[n % 2]))
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+    assert errors == []
+    assert set(seen) <= allowed, set(seen) - allowed
+    folder = engine.warehouse / "bot_daily"
+    assert sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) == [f"dt={day}"]
+    assert len(list(folder.glob(f".dt={day}.old-*"))) == n  # each kept a while, then gone
+
+
 def test_a_day_without_rows_becomes_an_empty_partition(engine):
     engine.replace_partitions("bot_daily", DAY, site_rows("2024-03-05", ("a.com", 1)))
     result = engine.replace_partitions("bot_daily", DAY, site_rows("2024-03-05", ("a.com", 1))

@@ -142,10 +142,12 @@ def test_events_metadata_counts_what_was_skipped(run):
     assert site.metadata["dagster/row_count"].value == 3
 
 
-def _digest(folder: Path) -> dict[str, str]:
+def _digest(folder: Path) -> dict[str, list[str]]:
+    """Each visible day folder's Parquet contents (file names are each write's own)."""
     return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*.parquet"))
+        str(day.relative_to(folder)): sorted(hashlib.sha256(p.read_bytes()).hexdigest()
+                                             for p in day.glob("*.parquet"))
+        for day in sorted(folder.glob("*/dt=????-??-??"))
     }
 
 
